@@ -1,0 +1,35 @@
+# One command sets up and tests, one runs the quickstart. Needs only Python 3.11 and make.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test test-fast quickstart lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The whole suite: unit + integration on TensorFlow, then the cells suite again on JAX.
+test: $(STAMP)
+	$(BIN)/ruff check cells space search tests benchmarks
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest
+	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/cells -m "not slow"
+
+# Unit tests only (seconds to a few minutes): no services, no slow tests.
+test-fast: $(STAMP)
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -m "not slow and not integration and not cluster"
+
+quickstart: $(STAMP)
+	$(BIN)/gru-search run examples/quickstart.yaml
+
+lint: $(STAMP)
+	$(BIN)/ruff check cells space search tests benchmarks
+	$(BIN)/ruff format --check cells space search tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,26 @@
+"""GRU-extension recurrent cells for Keras 3, and the model builder the search uses.
+
+The Keras-free names (`Architecture`, `Head`, ...) import instantly; the layers import Keras on
+first use, so validating a spec does not pay for a TensorFlow import.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from cells.architecture import ATTENTIONS, HEAD_KINDS, VARIANTS, Architecture, Head
+
+# name -> module that defines it; imported lazily on first attribute access.
+_LAZY = {
+    "build_model": "cells.builder",
+}
+
+__all__ = ["ATTENTIONS", "HEAD_KINDS", "VARIANTS", "Architecture", "Head", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cells' has no attribute {name!r}")

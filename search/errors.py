@@ -1,0 +1,21 @@
+"""The exception hierarchy: one root, and user errors that are also builtin ValueErrors."""
+
+
+class GruSearchError(Exception):
+    """Root of every error gru-search raises on purpose."""
+
+
+class SpecError(GruSearchError, ValueError):
+    """The search spec is invalid; the message lists every problem with its field path."""
+
+
+class DataError(GruSearchError, ValueError):
+    """The data cannot be used as described; the message names the fix."""
+
+
+class TrackingError(GruSearchError, RuntimeError):
+    """The MLflow tracking server or registry cannot be reached or used."""
+
+
+class ClusterError(GruSearchError, RuntimeError):
+    """The Ray cluster cannot be reached or the job cannot be submitted."""
