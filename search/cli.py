@@ -1,0 +1,67 @@
+"""The `gru-search` command line: a thin shell over the Python API.
+
+Each verb lives in `search/commands/<verb>.py` with `add_arguments(parser)` and `run(args) -> int`,
+imported only when that verb is used, so `gru-search validate` never pays for TensorFlow.
+A user error prints one sentence and exits 2; a traceback is a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from search.errors import GruSearchError
+
+# verb -> one-line help. The module search.commands.<verb> implements it.
+COMMANDS = {
+    "validate": "check a spec and print its search space",
+    "run": "run a search on this machine (local Ray, MLflow on SQLite by default)",
+    "pull": "download a registered model and its metadata",
+    "trials": "list the trials of a search from MLflow",
+    "ui": "start the MLflow UI on the embedded store",
+    "launch": "submit a search to a Ray cluster as a Ray Job",
+    "jobs": "list search jobs on a Ray cluster",
+    "status": "show the status of a search job",
+    "logs": "print the logs of a search job",
+    "stop": "stop a search job",
+}
+
+USER_ERROR_EXIT = 2
+
+
+def _command_module(verb: str):
+    return importlib.import_module(f"search.commands.{verb.replace('-', '_')}")
+
+
+def build_parser(verbs: list[str] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gru-search",
+        description="Architecture search for GRU-extension recurrent networks.",
+    )
+    subparsers = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+    for verb, help_text in COMMANDS.items():
+        sub = subparsers.add_parser(verb, help=help_text, description=help_text)
+        # Only the chosen verb's module is imported to declare its arguments.
+        if verbs is None or verb in verbs:
+            _command_module(verb).add_arguments(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = [a for a in argv if a in COMMANDS][:1]
+    parser = build_parser(chosen or [])
+    args = parser.parse_args(argv)
+    try:
+        return int(_command_module(args.verb).run(args) or 0)
+    except GruSearchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USER_ERROR_EXIT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
