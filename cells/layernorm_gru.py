@@ -1,0 +1,111 @@
+"""GRU with layer normalisation of its input and recurrent projections (Ba et al. 2016)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from cells.base import HoistedCell
+
+
+@keras.saving.register_keras_serializable(package="cells", name="LayerNormGRUCell")
+class LayerNormGRUCell(HoistedCell):
+    """Layer-normalised GRU in the reset-after (cuDNN) form.
+
+    Jimmy Lei Ba, Jamie Ryan Kiros, Geoffrey E. Hinton, "Layer Normalization",
+    arXiv:1607.06450 (2016), appendix: the GRU whose input projection `W x_t` and recurrent
+    projection `U h_{t-1}` are each layer-normalised, with the reset gate applied after the
+    recurrent matmul. Gates are ordered [z, r, h] as in Keras; LN is taken over each gate's
+    `units` block separately, with its own gain and shift:
+
+        [a_z, a_r, a_h] = LN(W x_t)               (input_gamma, input_beta)
+        [c_z, c_r, c_h] = LN(U h_{t-1})           (recurrent_gamma, recurrent_beta)
+        z_t  = sigmoid(a_z + c_z)
+        r_t  = sigmoid(a_r + c_r)
+        h~_t = tanh(a_h + r_t * c_h)
+        h_t  = z_t * h_{t-1} + (1 - z_t) * h~_t
+
+    With `layer_norm=False` each LN is replaced by a bias and the cell is exactly
+    `keras.layers.GRUCell(units, reset_after=True)` (Keras' default) with the same weight layout:
+    `kernel` (input_dim, 3 * units), `recurrent_kernel` (units, 3 * units), `bias`
+    (2, 3 * units). With `layer_norm=True` the LN shifts play the biases' role, so there is no
+    separate bias. Ba et al. write the update as `(1 - z) h + z h~`; Keras' convention (kept
+    here) swaps the roles of z and 1 - z, which is the same family of functions.
+
+    The input projection and its normalisation are hoisted out of the loop; the loop does one
+    `(units, 3 * units)` matmul and one LN per step.
+    """
+
+    def __init__(self, units: int, layer_norm: bool = True, epsilon: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units < 1:
+            raise ValueError(
+                f"LayerNormGRUCell needs a positive integer `units`, but got {units!r}."
+            )
+        self.units = units
+        self.layer_norm = bool(layer_norm)
+        self.epsilon = float(epsilon)
+        self.state_size = units
+        self.output_size = units
+
+    @property
+    def projection_size(self) -> int:
+        return 3 * self.units
+
+    def build(self, input_shape):
+        units = self.units
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], 3 * units), name="kernel", initializer=self.kernel_initializer
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(units, 3 * units),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+        )
+        if self.layer_norm:
+            self.input_gamma = self.add_weight(shape=(3 * units,), name="input_gamma", initializer="ones")
+            self.input_beta = self.add_weight(shape=(3 * units,), name="input_beta", initializer="zeros")
+            self.recurrent_gamma = self.add_weight(
+                shape=(3 * units,), name="recurrent_gamma", initializer="ones"
+            )
+            self.recurrent_beta = self.add_weight(
+                shape=(3 * units,), name="recurrent_beta", initializer="zeros"
+            )
+        else:
+            # Row 0: input bias, row 1: recurrent bias (GRUCell's layout for reset_after=True).
+            self.bias = self.add_weight(
+                shape=(2, 3 * units), name="bias", initializer=self.bias_initializer
+            )
+
+    def _normalize(self, values, gamma, beta):
+        # values: (..., 3 * units); each gate's block is normalised on its own.
+        blocks = ops.reshape(values, (*ops.shape(values)[:-1], 3, self.units))  # (..., 3, units)
+        mean = ops.mean(blocks, axis=-1, keepdims=True)
+        variance = ops.var(blocks, axis=-1, keepdims=True)
+        blocks = (blocks - mean) * ops.rsqrt(variance + self.epsilon)
+        return ops.reshape(blocks, ops.shape(values)) * gamma + beta
+
+    def project_inputs(self, inputs):
+        # inputs: (..., input_dim) -> (..., 3 * units) = [a_z, a_r, a_h]
+        projected = ops.matmul(inputs, self.kernel)
+        if self.layer_norm:
+            return self._normalize(projected, self.input_gamma, self.input_beta)
+        return projected + self.bias[0]
+
+    def step(self, projected, states, training=False):
+        h_prev = self._previous_state(states)  # (batch, units)
+        units = self.units
+        recurrent = ops.matmul(h_prev, self.recurrent_kernel)  # (batch, 3 * units)
+        if self.layer_norm:
+            recurrent = self._normalize(recurrent, self.recurrent_gamma, self.recurrent_beta)
+        else:
+            recurrent = recurrent + self.bias[1]
+        z = ops.sigmoid(projected[:, :units] + recurrent[:, :units])
+        r = ops.sigmoid(projected[:, units : 2 * units] + recurrent[:, units : 2 * units])
+        candidate = ops.tanh(projected[:, 2 * units :] + r * recurrent[:, 2 * units :])
+        h = z * h_prev + (1.0 - z) * candidate  # (batch, units)
+        return h, [h]
+
+    def get_config(self):
+        config = {"units": self.units, "layer_norm": self.layer_norm, "epsilon": self.epsilon}
+        return {**super().get_config(), **config}

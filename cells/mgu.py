@@ -1,0 +1,69 @@
+"""Minimal gated unit (Zhou et al. 2016): a GRU with one gate."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from cells.base import HoistedCell
+
+
+@keras.saving.register_keras_serializable(package="cells", name="MGUCell")
+class MGUCell(HoistedCell):
+    """Minimal gated unit: the forget gate doubles as the reset gate.
+
+    Guo-Bing Zhou, Jianxin Wu, Chen-Lin Zhang, Zhi-Hua Zhou, "Minimal Gated Unit for Recurrent
+    Neural Networks", arXiv:1603.09420 (2016):
+
+        f_t  = sigmoid(W_f x_t + U_f h_{t-1} + b_f)
+        h~_t = tanh(W_h x_t + U_h (f_t * h_{t-1}) + b_h)
+        h_t  = (1 - f_t) * h_{t-1} + f_t * h~_t
+
+    The input terms `W x_t + b` are hoisted; the loop does two `(units, units)` matmuls per step
+    against a GRU's `(units, 3 * units)`.
+
+    Weights: `kernel` [W_f, W_h] (input_dim, 2 * units), `recurrent_kernel` [U_f, U_h]
+    (units, 2 * units), `bias` [b_f, b_h] (2 * units,).
+    """
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units < 1:
+            raise ValueError(f"MGUCell needs a positive integer `units`, but got {units!r}.")
+        self.units = units
+        self.state_size = units
+        self.output_size = units
+
+    @property
+    def projection_size(self) -> int:
+        return 2 * self.units
+
+    def build(self, input_shape):
+        units = self.units
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], 2 * units), name="kernel", initializer=self.kernel_initializer
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(units, 2 * units),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+        )
+        self.bias = self.add_weight(
+            shape=(2 * units,), name="bias", initializer=self.bias_initializer
+        )
+
+    def project_inputs(self, inputs):
+        # inputs: (..., input_dim) -> (..., 2 * units) = [W_f x + b_f, W_h x + b_h]
+        return ops.matmul(inputs, self.kernel) + self.bias
+
+    def step(self, projected, states, training=False):
+        h_prev = self._previous_state(states)  # (batch, units)
+        units = self.units
+        x_f, x_h = projected[:, :units], projected[:, units:]  # (batch, units) each
+        f = ops.sigmoid(x_f + ops.matmul(h_prev, self.recurrent_kernel[:, :units]))
+        candidate = ops.tanh(x_h + ops.matmul(f * h_prev, self.recurrent_kernel[:, units:]))
+        h = (1.0 - f) * h_prev + f * candidate  # (batch, units)
+        return h, [h]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
