@@ -1,0 +1,10 @@
+"""Data in: built-in datasets and the user's files, split and described as a `Task`.
+
+`prepare(data_spec, seed)` does all of it before any training; every problem with the data is a
+`DataError` naming the fix. `evaluate` lives in `search.data.metrics` (imported on use).
+"""
+
+from search.data.prepare import prepare
+from search.data.task import Task
+
+__all__ = ["Task", "prepare"]

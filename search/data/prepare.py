@@ -1,0 +1,256 @@
+"""`prepare(data_spec, seed) -> Task`: load, clean, split and describe the data, before any training.
+
+`data_spec` is a `search.spec.DataSpec`; only these attributes are read: source, task,
+validation, test_size, id_column, time_column, label_column, features, target, window,
+horizon, missing, base_dir.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cells.architecture import HEAD_KINDS, Head
+from search.data import files, sources
+from search.data.fingerprint import fingerprint
+from search.data.preprocessing import (
+    MISSING_POLICIES,
+    channel_stats,
+    clean_missing,
+    encode_labels,
+    forward_fill,
+)
+from search.data.raw import Cases, Series
+from search.data.splits import check_class_counts, check_fraction, series_bounds, split_off, windows
+from search.data.task import Task
+from search.errors import DataError
+
+DEFAULT_TEST_FRACTION = 0.2
+
+
+def prepare(data_spec, seed: int) -> Task:
+    """The Task for `data_spec`; every problem with the data raises DataError here."""
+    task = data_spec.task
+    if task not in HEAD_KINDS:
+        raise DataError(f"data.task must be one of {HEAD_KINDS}, but got {task!r}.")
+    missing = getattr(data_spec, "missing", "error")
+    if missing not in MISSING_POLICIES:
+        raise DataError(f"data.missing must be one of {MISSING_POLICIES}, but got {missing!r}.")
+    validation = check_fraction(getattr(data_spec, "validation", 0.2), "data.validation")
+    raw = load(data_spec)
+    settings = {"task": task, "missing": missing, "validation": validation, "padding": "pre"}
+    if isinstance(raw, Series):
+        return _prepare_series(raw, data_spec, missing, validation, settings)
+    return _prepare_cases(raw, data_spec, task, seed, missing, validation, settings)
+
+
+def load(data_spec) -> Cases | Series:
+    """What the source holds, before cleaning and splitting."""
+    source, task = str(data_spec.source), data_spec.task
+    if sources.is_builtin(source):
+        return sources.load_builtin(source, task)
+    path = files.resolve(source, getattr(data_spec, "base_dir", None))
+    if path.suffix.lower() == ".npz":
+        if task == "forecasting":
+            raise DataError(
+                f"Forecasting reads a time-indexed CSV or Parquet table, not {path.name}; convert the series to a table with one column per series."
+            )
+        return files.load_npz(path, task)
+    if task == "forecasting":
+        return files.load_table(path, data_spec)
+    return files.load_long(path, data_spec, task)
+
+
+def _prepare_cases(
+    cases: Cases, spec, task: str, seed: int, missing: str, validation: float, settings: dict
+) -> Task:
+    label = getattr(spec, "label_column", "label")
+    cases = clean_missing(cases, missing, "label" if isinstance(label, str) else "target")
+    if len(cases.y) == 0:
+        raise DataError(
+            f"{cases.where} holds no usable sequences; check data.source and data.missing."
+        )
+    classes = None
+    if task == "classification":
+        codes, classes = encode_labels(cases.y, cases.where)
+        y = codes
+    else:
+        y = cases.y.astype(np.float32)
+    strata = codes if task == "classification" else None
+    rng = np.random.default_rng(seed)
+
+    if cases.is_test is not None:
+        test, pool = np.flatnonzero(cases.is_test), np.flatnonzero(~cases.is_test)
+        for name, part in (("test", test), ("training", pool)):
+            if part.size == 0:
+                raise DataError(
+                    f"{cases.where} marks no {name} cases in its own split; mark some, or drop the split to let data.test_size split the data."
+                )
+        if strata is not None:
+            unseen = np.setdiff1d(strata[test], strata[pool])
+            if unseen.size:
+                raise DataError(
+                    f"Class {classes[unseen[0]]!r} of {cases.where} appears in the test split but never in training; add training cases of it."
+                )
+            check_class_counts(
+                strata[pool], classes, 2, "a stratified validation split", cases.where
+            )
+    else:
+        test_size = getattr(spec, "test_size", None)
+        fraction = check_fraction(
+            DEFAULT_TEST_FRACTION if test_size is None else test_size, "data.test_size"
+        )
+        settings["test_size"] = fraction
+        if strata is not None:
+            check_class_counts(
+                strata, classes, 3, "a stratified test and validation split", cases.where
+            )
+        pool, test = split_off(
+            len(y), fraction, rng, codes=strata, keep_at_least=2, name="test", where=cases.where
+        )
+    kept, held = split_off(
+        len(pool),
+        validation,
+        rng,
+        codes=None if strata is None else strata[pool],
+        keep_at_least=1,
+        name="validation",
+        where=cases.where,
+    )
+    train, val = pool[kept], pool[held]
+
+    x = cases.x.astype(np.float32)
+    feature_mean, feature_std = channel_stats(x[train])
+    if task == "classification":
+        head = Head("classification", num_outputs=len(classes))
+    else:
+        target_mean, target_std = channel_stats(y[train])
+        head = Head(
+            task,
+            num_outputs=y.shape[1],
+            target_mean=_floats(target_mean),
+            target_std=_floats(target_std),
+        )
+    return _task(
+        task,
+        x,
+        y,
+        (train, val, test),
+        head,
+        feature_mean,
+        feature_std,
+        cases.feature_names,
+        classes,
+        settings,
+    )
+
+
+def _prepare_series(series: Series, spec, missing: str, validation: float, settings: dict) -> Task:
+    values = _clean_series(series, missing)
+    window = _positive(getattr(spec, "window", None) or series.default_window, "data.window")
+    horizon = _positive(getattr(spec, "horizon", None) or series.default_horizon, "data.horizon")
+    test_size = getattr(spec, "test_size", None)
+    test_size = series.default_test_size if test_size is None else test_size
+    train_end, val_end = series_bounds(
+        len(values), test_size, validation, window, horizon, series.where
+    )
+    settings.update(window=window, horizon=horizon, test_size=test_size)
+    k = series.num_targets
+    parts = [
+        windows(values, k, window, horizon, start, end)
+        for start, end in ((0, train_end), (train_end, val_end), (val_end, len(values)))
+    ]
+    feature_mean, feature_std = channel_stats(values[:train_end])
+    target_mean, target_std = channel_stats(values[:train_end, :k])
+    head = Head(
+        "forecasting",
+        num_outputs=k,
+        horizon=horizon,
+        target_mean=_floats(target_mean),
+        target_std=_floats(target_std),
+    )
+    x = [p[0].astype(np.float32) for p in parts]
+    y = [p[1].astype(np.float32) for p in parts]
+    return _finish(
+        "forecasting", x, y, head, feature_mean, feature_std, series.feature_names, None, settings
+    )
+
+
+def _clean_series(series: Series, missing: str) -> np.ndarray:
+    values = series.values
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return values
+    row, column = np.argwhere(bad)[0]
+    if missing == "error":
+        what = "an infinite" if np.isinf(values[row, column]) else "a missing (NaN)"
+        raise DataError(
+            f"{series.where} has {what} value in column {series.feature_names[column]!r} at row {row} "
+            f"({int(bad.sum())} such values in all); fix the data or set data.missing to 'drop' "
+            "(drops those rows) or 'fill' (carries the last value forward)."
+        )
+    if missing == "drop":
+        return values[~bad.any(axis=1)]
+    values = np.where(bad, np.nan, values)[None]
+    values = forward_fill(forward_fill(values)[:, ::-1])[:, ::-1][0]
+    if np.isnan(values).any():
+        column = int(np.argwhere(np.isnan(values))[0, 1])
+        raise DataError(
+            f"Column {series.feature_names[column]!r} of {series.where} has no values to fill from; remove it or fix the data."
+        )
+    return values
+
+
+def _positive(value, field: str) -> int:
+    if value is None:
+        raise DataError(f"Forecasting needs {field}; set it to a number of time steps.")
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise DataError(f"{field} must be a positive number of time steps, but got {value!r}.")
+    return int(value)
+
+
+def _floats(values: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
+
+
+def _task(kind, x, y, parts, head, feature_mean, feature_std, names, classes, settings) -> Task:
+    return _finish(
+        kind,
+        [x[p] for p in parts],
+        [y[p] for p in parts],
+        head,
+        feature_mean,
+        feature_std,
+        names,
+        classes,
+        settings,
+    )
+
+
+def _finish(kind, xs, ys, head, feature_mean, feature_std, names, classes, settings) -> Task:
+    for name, x in zip(("training", "validation", "test"), xs, strict=True):
+        if len(x) == 0:
+            raise DataError(
+                f"The {name} split is empty; use more data or change data.validation and data.test_size."
+            )
+    arrays = {
+        f"{a}_{s}": v
+        for a, parts in (("x", xs), ("y", ys))
+        for s, v in zip(("train", "val", "test"), parts, strict=True)
+    }
+    arrays.update(feature_mean=feature_mean, feature_std=feature_std)
+    settings = {**settings, "classes": classes, "head": [head.kind, head.num_outputs, head.horizon]}
+    return Task(
+        kind=kind,
+        x_train=xs[0],
+        y_train=ys[0],
+        x_val=xs[1],
+        y_val=ys[1],
+        x_test=xs[2],
+        y_test=ys[2],
+        head=head,
+        feature_mean=feature_mean,
+        feature_std=feature_std,
+        feature_names=tuple(str(n) for n in names),
+        classes=classes,
+        fingerprint=fingerprint(arrays, settings),
+    )
