@@ -76,10 +76,10 @@ def load_aeon(name: str, task: str) -> Cases:
     names = available_aeon(task)
     if name not in names:
         close = difflib.get_close_matches(name, names, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = f" (the closest is {close[0]!r})" if close else ""
         raise DataError(
-            f"aeon has no {task} dataset {name!r} on this machine ({hint}available offline: "
-            f"{', '.join(names)}); use one of those or your own file."
+            f"aeon has no {task} dataset {name!r} on this machine; use one of those it has "
+            f"offline{hint}: {', '.join(names)}, or your own file."
         )
     from aeon.datasets import load_classification, load_regression
 
