@@ -1,0 +1,102 @@
+"""The commands the multi-machine stack runs, written once.
+
+`docker-compose.yml` runs these commands in containers and the CI test
+(`tests/integration/services.py`) runs the very same ones as local processes; a test parses the
+compose file and binds each of its commands against these templates, so the two cannot drift.
+A template is a tuple of words; `{name}` words are values each side fills in (ports, paths).
+"""
+
+from __future__ import annotations
+
+import re
+
+MLFLOW_HEALTH_PATH = "/health"
+# The dashboard serves the job API; /api/version answers once the job API is up.
+RAY_DASHBOARD_HEALTH_PATH = "/api/version"
+
+MLFLOW_SERVER = (
+    "mlflow", "server",
+    "--backend-store-uri", "{backend_store_uri}",
+    # The artifact proxy: clients upload and download models through the server, so trials on
+    # any worker need no shared disk for artifacts.
+    "--serve-artifacts",
+    "--artifacts-destination", "{artifacts_destination}",
+    "--host", "{host}",
+    "--port", "{port}",
+    "--workers", "{workers}",
+    # MLflow 3 rejects Host headers other than localhost and private IPs unless listed here.
+    "--allowed-hosts", "{allowed_hosts}",
+)  # fmt: skip
+
+# Ports every Ray node opens besides the head's public ones. Containers can use fixed values; the
+# CI test runs two nodes on one machine and gives each its own free ports.
+_RAY_NODE_PORTS = (
+    "--node-manager-port", "{node_manager_port}",
+    "--object-manager-port", "{object_manager_port}",
+    "--dashboard-agent-listen-port", "{agent_listen_port}",
+    "--dashboard-agent-grpc-port", "{agent_grpc_port}",
+    "--runtime-env-agent-port", "{runtime_env_agent_port}",
+    "--metrics-export-port", "{metrics_export_port}",
+    "--min-worker-port", "{min_worker_port}",
+    "--max-worker-port", "{max_worker_port}",
+)  # fmt: skip
+
+RAY_HEAD = (
+    "ray", "start", "--head", "--block", "--disable-usage-stats",
+    "--port", "{gcs_port}",
+    "--dashboard-host", "{dashboard_host}",
+    "--dashboard-port", "{dashboard_port}",
+    "--ray-client-server-port", "{client_port}",
+    "--num-cpus", "{num_cpus}",
+    "--temp-dir", "{temp_dir}",
+    *_RAY_NODE_PORTS,
+)  # fmt: skip
+
+RAY_WORKER = (
+    "ray", "start", "--block", "--disable-usage-stats",
+    "--address", "{head_address}",
+    "--num-cpus", "{num_cpus}",
+    "--temp-dir", "{temp_dir}",
+    *_RAY_NODE_PORTS,
+)  # fmt: skip
+
+# A health probe that needs only Python (the slim image has no curl).
+HTTP_PROBE = (
+    "python", "-c",
+    "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)",
+    "{url}",
+)  # fmt: skip
+
+_PLACEHOLDER = re.compile(r"^\{(\w+)\}$")
+
+
+def render(template: tuple[str, ...], **values: object) -> list[str]:
+    """Fill every `{name}` word of a template; raises KeyError naming a missing value."""
+    argv = []
+    for word in template:
+        match = _PLACEHOLDER.match(word)
+        argv.append(str(values[match.group(1)]) if match else word)
+    return argv
+
+
+def bind(template: tuple[str, ...], argv: list[str]) -> dict[str, str]:
+    """Return the values that make `render(template, **values) == argv`, or raise ValueError.
+
+    Used to prove that a command written elsewhere (the compose file) is this template.
+    """
+    if len(argv) != len(template):
+        raise ValueError(
+            f"The command has {len(argv)} words but the template has {len(template)}: "
+            f"got {argv!r}, expected the shape {list(template)!r}."
+        )
+    values: dict[str, str] = {}
+    for position, (word, given) in enumerate(zip(template, argv, strict=True)):
+        match = _PLACEHOLDER.match(word)
+        if match is None:
+            if word != given:
+                raise ValueError(
+                    f"Word {position} of the command is {given!r} but the template has {word!r}."
+                )
+        else:
+            values[match.group(1)] = given
+    return values

@@ -1,0 +1,321 @@
+"""Real services for integration tests: PostgreSQL, an MLflow server, a two-node Ray cluster.
+
+Each is a context manager that starts the real thing as local processes, waits until it answers,
+and ALWAYS stops what it started on exit, also when the test fails. Processes are ended by their
+own ids (never `ray stop` or `pkill`, which would end other people's Ray and servers on a shared
+machine). The commands for MLflow and Ray come from `search.stack`, the same templates the
+compose file is checked against.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from search import stack
+
+BIN = Path(sys.executable).parent
+
+
+class ServiceError(RuntimeError):
+    """A service did not start; the message names it and the tail of its log."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def free_port_range(size: int) -> tuple[int, int]:
+    """A run of `size` consecutive free ports (Ray's worker port range)."""
+    for _ in range(200):
+        low = random.randint(20000, 40000)
+        if all(_port_free(port) for port in range(low, low + size)):
+            return low, low + size - 1
+    raise ServiceError(f"No run of {size} free ports found between 20000 and 40000.")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _wait(ready, what: str, timeout: float, process: subprocess.Popen | None, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        if process is not None and process.poll() is not None:
+            raise ServiceError(f"{what} exited with {process.returncode}:\n{_tail(log)}")
+        time.sleep(0.5)
+    raise ServiceError(f"{what} did not answer within {timeout:.0f} s:\n{_tail(log)}")
+
+
+def _end_group(process: subprocess.Popen, grace: float = 15.0) -> None:
+    """SIGTERM the process group we started, then SIGKILL whatever is left."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+
+
+def _end_processes_mentioning(marker: str) -> None:
+    """SIGKILL leftover processes whose command line names our private folder.
+
+    Ray's workers and agents may leave our process group; they all carry the node's temp dir
+    (or session dir under it) on their command line, which no one else's processes do.
+    """
+    own = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == own:
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if marker.encode() in cmdline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry), signal.SIGKILL)
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+def postgres_bin_dir() -> Path | None:
+    """Debian's PostgreSQL binaries (newest version), or None when not installed."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key)
+    return Path(candidates[-1]).parent if candidates else None
+
+
+def _version_key(path: str) -> float:
+    try:
+        return float(Path(path).parts[4])
+    except (IndexError, ValueError):
+        return 0.0
+
+
+@dataclass(frozen=True)
+class Postgres:
+    host: str
+    port: int
+    user: str
+    database: str
+
+    @property
+    def sqlalchemy_uri(self) -> str:
+        # psycopg (v3) is the driver MLflow's SQLAlchemy 2 uses; plain `postgresql://` would pick
+        # psycopg2, which is not installed.
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{self.database}"
+
+    @property
+    def conninfo(self) -> str:
+        return f"host={self.host} port={self.port} user={self.user} dbname={self.database}"
+
+
+@contextlib.contextmanager
+def postgres(database: str = "mlflow") -> Iterator[Postgres]:
+    """A throw-away PostgreSQL cluster in a temporary folder, trusting local connections."""
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        raise ServiceError(
+            "PostgreSQL binaries are not installed (looked for /usr/lib/postgresql/*/bin/initdb); "
+            "run .ci/install-services or `apt-get install postgresql`."
+        )
+    root = Path(tempfile.mkdtemp(prefix="gs-pg-"))
+    data, log = root / "data", root / "postgres.log"
+    # PostgreSQL refuses to run as root, so as root we run it as the `postgres` user.
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+    port = free_port()
+    run = {"check": True, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
+    started = False
+    try:
+        subprocess.run([*as_user, bin_dir / "initdb", "-D", data, "-A", "trust", "-U", "postgres",
+                        "-E", "UTF8", "--no-sync"], **run)  # fmt: skip
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run([*as_user, bin_dir / "pg_ctl", "-D", data, "-l", log, "-o", options,
+                        "-w", "-t", "60", "start"], **run)  # fmt: skip
+        started = True
+        subprocess.run([*as_user, bin_dir / "createdb", "-h", "127.0.0.1", "-p", str(port),
+                        "-U", "postgres", database], **run)  # fmt: skip
+        yield Postgres("127.0.0.1", port, "postgres", database)
+    except subprocess.CalledProcessError as error:
+        output = error.stdout.decode(errors="replace") if error.stdout else ""
+        raise ServiceError(f"PostgreSQL did not start: {output}\n{_tail(log)}") from error
+    finally:
+        if started:
+            subprocess.run([*as_user, bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "-w",
+                            "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        _end_processes_mentioning(str(data))
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# --- MLflow server ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MlflowServer:
+    uri: str
+    artifacts: Path
+    log: Path
+
+
+@contextlib.contextmanager
+def mlflow_server(backend_store_uri: str, timeout: float = 180.0) -> Iterator[MlflowServer]:
+    """`mlflow server` with the artifact proxy, on a free port, answering /health."""
+    root = Path(tempfile.mkdtemp(prefix="gs-mlflow-"))
+    artifacts, log = root / "artifacts", root / "server.log"
+    port = free_port()
+    argv = stack.render(
+        stack.MLFLOW_SERVER,
+        backend_store_uri=backend_store_uri,
+        artifacts_destination=artifacts,
+        host="127.0.0.1",
+        port=port,
+        workers=1,
+        allowed_hosts=f"127.0.0.1:{port},localhost:{port}",
+    )
+    argv[0] = str(BIN / argv[0])
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True)  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        _wait(lambda: http_ok(uri + stack.MLFLOW_HEALTH_PATH), "mlflow server", timeout, process, log)
+        yield MlflowServer(uri, artifacts, log)
+    finally:
+        _end_group(process)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# --- Ray cluster ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RayCluster:
+    dashboard_url: str  # the job API: http://127.0.0.1:PORT
+    gcs_address: str  # what `ray start --address` and `ray.init(address=...)` take
+    temp_dirs: tuple[Path, ...]  # one per node, head first
+    logs: tuple[Path, ...]
+
+
+def _node_ports() -> dict[str, int]:
+    low, high = free_port_range(12)
+    names = ("node_manager_port", "object_manager_port", "agent_listen_port", "agent_grpc_port",
+             "runtime_env_agent_port", "metrics_export_port")  # fmt: skip
+    ports = {name: free_port() for name in names}
+    return {**ports, "min_worker_port": low, "max_worker_port": high}
+
+
+def _ray_env(extra: dict[str, str] | None) -> dict[str, str]:
+    return {
+        **os.environ,
+        # The job's entrypoint (`gru-search run ...`) is found on the PATH of the head's raylet.
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        **(extra or {}),
+    }
+
+
+def _alive_nodes(dashboard_url: str) -> int:
+    from ray.util.state import list_nodes
+
+    try:
+        nodes = list_nodes(address=dashboard_url, filters=[("state", "=", "ALIVE")])
+    except Exception:  # the state API raises several types while the head starts
+        return 0
+    return len(nodes)
+
+
+@contextlib.contextmanager
+def ray_cluster(num_nodes: int = 2, cpus_per_node: int = 1, timeout: float = 120.0,
+                env: dict[str, str] | None = None) -> Iterator[RayCluster]:  # fmt: skip
+    """A Ray head plus `num_nodes - 1` more nodes on this machine, each with its own temp dir."""
+    processes: list[subprocess.Popen] = []
+    temp_dirs: list[Path] = []
+    logs: list[Path] = []
+    environment = _ray_env(env)
+    gcs_port, dashboard_port = free_port(), free_port()
+    dashboard_url = f"http://127.0.0.1:{dashboard_port}"
+    gcs_address = f"127.0.0.1:{gcs_port}"
+
+    def start(template, **values) -> None:
+        # Short path: Ray's unix sockets live under it and are limited to ~107 characters.
+        temp_dir = Path(tempfile.mkdtemp(prefix="gsray", dir="/tmp"))
+        log = temp_dir.with_suffix(".log")
+        argv = stack.render(template, temp_dir=temp_dir, num_cpus=cpus_per_node,
+                            **_node_ports(), **values)  # fmt: skip
+        argv[0] = str(BIN / argv[0])
+        temp_dirs.append(temp_dir)
+        logs.append(log)
+        with open(log, "wb") as log_file:
+            processes.append(subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT,
+                                              env=environment, start_new_session=True))  # fmt: skip
+
+    try:
+        start(stack.RAY_HEAD, gcs_port=gcs_port, dashboard_host="127.0.0.1",
+              dashboard_port=dashboard_port, client_port=free_port())  # fmt: skip
+        _wait(lambda: http_ok(dashboard_url + stack.RAY_DASHBOARD_HEALTH_PATH), "ray head",
+              timeout, processes[0], logs[0])  # fmt: skip
+        for _ in range(num_nodes - 1):
+            start(stack.RAY_WORKER, head_address=gcs_address)
+        _wait(lambda: _alive_nodes(dashboard_url) >= num_nodes, f"{num_nodes}-node ray cluster",
+              timeout, processes[-1], logs[-1])  # fmt: skip
+        yield RayCluster(dashboard_url, gcs_address, tuple(temp_dirs), tuple(logs))
+    finally:
+        # Workers first, so the head does not spend the grace period waiting for them.
+        for process in reversed(processes):
+            _end_group(process)
+        for temp_dir in temp_dirs:
+            _end_processes_mentioning(str(temp_dir))
+        for temp_dir, log in zip(temp_dirs, logs, strict=True):
+            shutil.rmtree(temp_dir, ignore_errors=True)
+            log.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def tracking_stack() -> Iterator[tuple[Postgres, MlflowServer]]:
+    """PostgreSQL and an MLflow server on it: the tracking half of the compose stack."""
+    with postgres() as database, mlflow_server(database.sqlalchemy_uri) as server:
+        yield database, server
