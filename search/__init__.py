@@ -1,5 +1,28 @@
-"""Search orchestration: spec, data, trials on Ray, tracking in MLflow, the CLI."""
+"""Search orchestration: spec, data, trials on Ray, tracking in MLflow, the CLI.
+
+`run`, `load_model` and `SearchResult` import Ray/MLflow/Keras on first use, so importing
+`search` (for `gru-search validate`, say) stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 from search.errors import ClusterError, DataError, GruSearchError, SpecError, TrackingError
 
-__all__ = ["ClusterError", "DataError", "GruSearchError", "SpecError", "TrackingError"]
+# name -> module that defines it; imported lazily on first attribute access.
+_LAZY = {
+    "run": "search.run",
+    "SearchResult": "search.run",
+    "load_model": "search.registry",
+}
+
+__all__ = ["ClusterError", "DataError", "GruSearchError", "SpecError", "TrackingError", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'search' has no attribute {name!r}")

@@ -1,0 +1,233 @@
+"""`search.run(spec)`: one whole search, from data to a registered model.
+
+Data are prepared once, trials run on Ray (search.tune), every trial is tracked in MLflow
+(search.tracking), and the best trial's model is evaluated on the test split, logged once to the
+search's parent run, registered, and made champion if it beats the current one (search.registry).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from search.errors import GruSearchError
+from search.tracking import Tracker
+from search.trial import TrialSettings, sort_key
+
+log = logging.getLogger("gru_search")
+
+# Defaults for settings the spec may not carry.
+DEFAULT_PATIENCE = 10
+DEFAULT_MAX_CONSECUTIVE_FAILURES = 5
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a finished search produced; `model_uri` is what `load_model` and `pull` take."""
+
+    name: str
+    experiment_id: str
+    parent_run_id: str
+    tracking_uri: str
+    trials: tuple = ()
+    best: object | None = None  # the best TrialOutcome
+    test_metrics: dict = field(default_factory=dict)
+    model_uri: str | None = None
+    version: str | None = None
+    champion: bool = False
+    champion_reason: str = ""
+    stopped_reason: str | None = None
+    results_dir: str = ""
+    elapsed_s: float = 0.0
+
+
+def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, console=None) -> SearchResult:
+    """Runs the search `spec` describes (a `search.spec.Spec`) to its end."""
+    from rich.console import Console
+
+    from search import summary, tune
+    from search.data import prepare
+    from search.progress import Progress
+    from search.searcher import OracleSearcher, make_oracle
+    from search.trial import train_trial
+
+    started = time.perf_counter()
+    s, t = spec.search, spec.tracking
+    results_dir = Path(spec.results_dir).resolve()
+    results_dir.mkdir(parents=True, exist_ok=True)
+    _log_to_file(results_dir / "search.log")
+    console = console or Console(quiet=quiet)
+    log.info("search %s: preparing data %s", spec.name, spec.data.source)
+    task = prepare(spec.data, s.seed)
+
+    tracker = Tracker(t.uri)
+    experiment_id = tracker.ensure_experiment(t.experiment)
+    state_file = results_dir / "search.json"
+    parent_run_id = _resume_parent(state_file, tracker) if resume else None
+    if parent_run_id is None:
+        parent_run_id = tracker.start_search(experiment_id, f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}", _settings_params(spec, task), _spec_text(spec))
+        resume = False
+    state_file.write_text(json.dumps({"parent_run_id": parent_run_id, "experiment_id": experiment_id}))
+    tracker.set_tags(parent_run_id, {"data_fingerprint": task.fingerprint, "objective": s.objective.metric})
+
+    settings = tune.TuneSettings(
+        name="ray",
+        scheduler=s.scheduler,
+        max_trials=s.max_trials,
+        max_epochs=s.max_epochs,
+        concurrency=s.concurrency,
+        cpus_per_trial=float(s.resources_per_trial.cpu),
+        gpus_per_trial=float(s.resources_per_trial.gpu),
+        objective=s.objective.metric,
+        mode=s.objective.mode,
+        address=spec.ray.address,
+        storage_dir=str(results_dir),
+    )
+    trial_settings = TrialSettings(
+        objective=s.objective.metric,
+        mode=s.objective.mode,
+        max_epochs=s.max_epochs,
+        patience=int(getattr(s, "patience", None) or DEFAULT_PATIENCE),
+        cpus=settings.cpus_per_trial,
+        tracking_uri=tracker.uri,
+        experiment_id=experiment_id,
+        parent_run_id=parent_run_id,
+        seed=s.seed,
+    )
+    searcher = OracleSearcher(
+        _oracle(make_oracle, spec, results_dir),
+        metric=s.objective.metric,
+        mode=s.objective.mode,
+        objective_of=lambda result: result.get("best_objective"),
+        max_consecutive_failures=int(getattr(s, "max_consecutive_failures", None) or DEFAULT_MAX_CONSECUTIVE_FAILURES),
+    )
+    progress = Progress(s.objective.metric, s.objective.mode, s.max_trials, quiet=quiet, console=console)
+    best_seen: list[float] = []
+
+    def on_end(number, status, reason):
+        progress.ended(number, status, reason)
+        best = progress.best()
+        if best is not None and (not best_seen or best.best != best_seen[-1]):
+            best_seen.append(best.best)
+            tracker.log_metrics(parent_run_id, {f"best_{s.objective.metric}": best.best}, step=len(progress.rows))
+
+    tune.start_ray(spec.ray.address)
+    try:
+        with progress:
+            outcome = tune.run_trials(
+                task,
+                searcher,
+                settings,
+                trial_settings,
+                trainer=trainer or train_trial,
+                callbacks=[tune.tune_callback(progress.started, progress.result, on_end)],
+                resume=resume,
+            )
+    except BaseException:
+        tracker.close_running_children(experiment_id, parent_run_id, "the search was interrupted")
+        tracker.end_run(parent_run_id, "KILLED", reason="the search was interrupted")
+        raise
+    tracker.close_running_children(experiment_id, parent_run_id, "the trial's worker ended without closing its run")
+
+    result = SearchResult(
+        name=spec.name,
+        experiment_id=experiment_id,
+        parent_run_id=parent_run_id,
+        tracking_uri=tracker.uri,
+        trials=outcome.trials,
+        stopped_reason=outcome.stopped_reason,
+        results_dir=str(results_dir),
+    )
+    best = pick_best(outcome.trials, s.objective.mode)
+    if best is None:
+        reasons = "; ".join(sorted({o.reason or "unknown" for o in outcome.trials})) or "no trial ran"
+        tracker.end_run(parent_run_id, "FAILED", reason=f"no trial completed: {reasons}")
+        raise GruSearchError(f"No trial of search {spec.name!r} completed ({reasons}); fix the cause and run it again.")
+    result = summary.finish(spec, task, tracker, result, best, started)
+    summary.print_summary(console, result, spec)
+    return result
+
+
+def pick_best(trials, mode: str, tiebreak_mode: str = "min"):
+    """The best completed trial with a checkpoint; ties on the objective go to the lower val_loss."""
+    usable = [o for o in trials if o.status == "COMPLETED" and o.checkpoint and o.objective is not None]
+    if not usable:
+        return None
+    return min(usable, key=lambda o: (*sort_key(o.objective, o.tiebreak, mode, tiebreak_mode), o.number))
+
+
+def _oracle(make_oracle, spec, results_dir: Path):
+    import keras_tuner
+
+    from space.keras_tuner import declare
+
+    hp = keras_tuner.HyperParameters()
+    declare(spec.space, hp)
+    s = spec.search
+    return make_oracle(
+        s.algorithm,
+        hyperparameters=hp,
+        objective=s.objective.metric,
+        mode=s.objective.mode,
+        max_trials=s.max_trials,
+        seed=s.seed,
+        project_dir=str(results_dir),
+        project_name=f"oracle-{time.strftime('%Y%m%d-%H%M%S')}",
+    )
+
+
+def _settings_params(spec, task) -> dict:
+    s = spec.search
+    return {
+        "algorithm": s.algorithm,
+        "scheduler": s.scheduler,
+        "max_trials": s.max_trials,
+        "max_epochs": s.max_epochs,
+        "concurrency": s.concurrency,
+        "cpus_per_trial": s.resources_per_trial.cpu,
+        "gpus_per_trial": s.resources_per_trial.gpu,
+        "objective": s.objective.metric,
+        "objective_mode": s.objective.mode,
+        "seed": s.seed,
+        "data_source": spec.data.source,
+        "data_fingerprint": task.fingerprint,
+        "train_cases": len(task.x_train),
+        "validation_cases": len(task.x_val),
+        "test_cases": len(task.x_test),
+        "ray_address": spec.ray.address,
+    }
+
+
+def _spec_text(spec) -> str:
+    for attribute in ("text", "source_text", "raw_text"):
+        if isinstance(getattr(spec, attribute, None), str):
+            return getattr(spec, attribute)
+    path = getattr(spec, "path", None)
+    if path and Path(path).is_file():
+        return Path(path).read_text()
+    return repr(spec)
+
+
+def _resume_parent(state_file: Path, tracker: Tracker) -> str | None:
+    if not state_file.is_file():
+        return None
+    run_id = json.loads(state_file.read_text()).get("parent_run_id")
+    if run_id:
+        tracker.client.update_run(run_id, status="RUNNING")
+    return run_id
+
+
+def _log_to_file(path: Path) -> None:
+    """Everything the search logs (and Ray's warnings) goes to the results folder, not the terminal."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("gru_search", "ray"):
+        logger = logging.getLogger(name)
+        # Ray's own stderr handler would write through the live table.
+        logger.handlers = [h for h in logger.handlers if type(h) is not logging.StreamHandler and not isinstance(h, logging.FileHandler)]
+        logger.addHandler(handler)
+        logger.propagate = False
+    logging.getLogger("gru_search").setLevel(logging.INFO)

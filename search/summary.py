@@ -1,0 +1,163 @@
+"""The end of a search: evaluate the best trial once, log and register it, print the summary."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from search import registry
+
+log = logging.getLogger("gru_search")
+TOP_TRIALS = 5
+
+
+def finish(spec, task, tracker, result, best, started: float):
+    """Test metrics, plots, the logged model, the registered version and the champion decision."""
+    import keras
+
+    from search.data.metrics import evaluate
+
+    registry._import_cells()
+    model = keras.saving.load_model(best.checkpoint, safe_mode=True)
+    test_metrics = {k: float(v) for k, v in evaluate(model, task, split="test").items()}
+    objective, mode = spec.search.objective.metric, spec.search.objective.mode
+    run_id = result.parent_run_id
+    tracker.log_metrics(run_id, {f"test_{k}": v for k, v in test_metrics.items()})
+    tracker.log_metrics(run_id, {f"best_{objective}": best.objective})
+    tracker.log_params(run_id, {f"best.{k}": v for k, v in best.values.items()} | {"best.trial_number": best.number})
+    _log_plots(tracker, run_id, best, result.trials, objective, mode)
+
+    metadata = {
+        "search": spec.name,
+        "search_run_id": run_id,
+        "trial_number": best.number,
+        "config": best.values,
+        "objective": {"metric": objective, "mode": mode, "value": best.objective, "best_epoch": best.best_epoch},
+        "test_metrics": test_metrics,
+        "data_fingerprint": task.fingerprint,
+        "task": task.kind,
+        "classes": list(task.classes) if task.classes is not None else None,
+        "feature_names": list(task.feature_names),
+        "input_shape": list(task.input_shape),
+        "keras_backend": keras.backend.backend(),
+    }
+    with tempfile.TemporaryDirectory(prefix="gru-search-model-") as folder:
+        model_dir = str(Path(folder) / "model")
+        registry.package(best.checkpoint, metadata, model_dir, input_shape=task.input_shape, output_shape=tuple(model.output_shape[1:]))
+        source = tracker.log_artifacts(run_id, model_dir, "model")
+    candidate = registry.Standing("?", objective, mode, best.objective, task.fingerprint)
+    name = spec.tracking.registered_model
+    version, decision = registry.register_and_promote(
+        tracker, name, source, run_id, candidate, {registry.SEARCH_RUN_TAG: run_id, "trial_number": best.number}
+    )
+    elapsed = time.perf_counter() - started
+    summary = {
+        "best_trial": best.number,
+        "best_config": best.values,
+        f"best_{objective}": best.objective,
+        "test_metrics": test_metrics,
+        "model_uri": f"models:/{name}/{version}",
+        "champion": decision.move,
+        "champion_reason": decision.reason,
+        "trials": {o.number: {"status": o.status, objective: o.objective, "reason": o.reason} for o in result.trials},
+        "stopped_reason": result.stopped_reason,
+        "elapsed_s": round(elapsed, 1),
+    }
+    tracker.log_dict(run_id, summary, "summary.json")
+    tracker.set_tags(run_id, {"registered_model": name, "registered_version": version, "champion": str(decision.move)})
+    tracker.end_run(run_id, "FINISHED")
+    (Path(result.results_dir) / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    log.info("search finished: %s", summary)
+    return dataclasses.replace(
+        result,
+        best=best,
+        test_metrics=test_metrics,
+        model_uri=f"models:/{name}/{version}",
+        version=version,
+        champion=decision.move,
+        champion_reason=decision.reason,
+        elapsed_s=elapsed,
+    )
+
+
+def _log_plots(tracker, run_id: str, best, trials, objective: str, mode: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers and Ray workers
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for name in ("loss", "val_loss"):
+        if name in best.curves:
+            axes[0].plot(range(1, len(best.curves[name]) + 1), best.curves[name], label=name)
+    axes[0].set(title=f"trial {best.number}: loss", xlabel="epoch")
+    axes[0].legend()
+    for name in sorted({objective, objective.removeprefix("val_")}):
+        if name in best.curves and name not in ("loss", "val_loss"):
+            axes[1].plot(range(1, len(best.curves[name]) + 1), best.curves[name], label=name)
+    axes[1].set(title=f"trial {best.number}: {objective}", xlabel="epoch")
+    axes[1].legend()
+    figure.tight_layout()
+    tracker.log_figure(run_id, figure, "learning_curve.png")
+    plt.close(figure)
+
+    scored = [(i, o) for i, o in enumerate(trials) if o.objective is not None]
+    figure, ax = plt.subplots(figsize=(6, 4))
+    if scored:
+        ax.scatter([i for i, _ in scored], [o.objective for _, o in scored], label="trial")
+        running, best_so_far = [], None
+        for _, o in scored:
+            better = best_so_far is None or (o.objective > best_so_far if mode == "max" else o.objective < best_so_far)
+            best_so_far = o.objective if better else best_so_far
+            running.append(best_so_far)
+        ax.step([i for i, _ in scored], running, where="post", color="green", label="best so far")
+    failed = [i for i, o in enumerate(trials) if o.status == "FAILED"]
+    ax.scatter(failed, [ax.get_ylim()[0]] * len(failed), marker="x", color="red", label="failed")
+    ax.set(title=f"{objective} over trials", xlabel="trial", ylabel=objective)
+    ax.legend()
+    figure.tight_layout()
+    tracker.log_figure(run_id, figure, "objective_over_trials.png")
+    plt.close(figure)
+
+
+def print_summary(console, result, spec) -> None:
+    from rich.table import Table
+
+    objective = spec.search.objective.metric
+    mode = spec.search.objective.mode
+    scored = [o for o in result.trials if o.objective is not None]
+    scored.sort(key=lambda o: (-o.objective if mode == "max" else o.objective, o.tiebreak if o.tiebreak is not None else float("inf")))
+    failed = [o for o in result.trials if o.status == "FAILED"]
+    table = Table(title=f"top trials of {spec.name} ({len(result.trials)} run, {len(failed)} failed)", header_style="bold")
+    params = sorted({k for o in scored[:TOP_TRIALS] for k in o.values})
+    for column in ("trial", objective, "val_loss", "epochs", *params):
+        table.add_column(column)
+    for o in scored[:TOP_TRIALS]:
+        table.add_row(o.number, f"{o.objective:.4f}", _fmt(o.tiebreak), str(o.epochs), *(_fmt(o.values.get(p)) for p in params))
+    console.print(table)
+    for o in failed:
+        console.print(f"[red]trial {o.number} failed:[/red] {o.reason}")
+    if result.stopped_reason and "explored" not in result.stopped_reason:
+        console.print(f"[yellow]search stopped early:[/yellow] {result.stopped_reason}")
+    best = result.best
+    console.print(f"[bold]best trial {best.number}[/bold]: {objective} {best.objective:.4f} at epoch {best.best_epoch}; config {best.values}")
+    console.print("test metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items()))
+    console.print(f"registered: [bold]{result.model_uri}[/bold] (search run {result.parent_run_id})")
+    verdict = "now champion" if result.champion else "champion unchanged"
+    console.print(f"{verdict}: {result.champion_reason}")
+    name = spec.tracking.registered_model
+    ref = f"{name}@champion" if result.champion else f"{name}/{result.version}"
+    console.print(f"pull it with: [bold]gru-search pull {ref} -o models/{spec.name}[/bold]")
+    console.print(f"log: {Path(result.results_dir) / 'search.log'}; browse: gru-search ui")
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,229 @@
+"""Everything that talks to MLflow's tracking store and registry, through `MlflowClient`.
+
+Trials run in other processes, so every call names its run explicitly (no fluent
+`mlflow.start_run` globals). A trial's run is nested under its search's run with the
+`mlflow.parentRunId` tag, which is how the MLflow UI draws the tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from search.errors import TrackingError
+
+PARENT_TAG = "mlflow.parentRunId"
+RUN_NAME_TAG = "mlflow.runName"
+TRIAL_TAG = "trial_number"
+REASON_TAG = "status_reason"
+# Marks a search's parent run, so `gru-search trials` can tell searches from trials.
+SEARCH_TAG = "gru_search.search"
+_MAX_PARAM_LENGTH = 6000
+
+
+def resolve_uri(uri: str) -> str:
+    """Makes a relative `sqlite:///file.db` absolute: Ray workers run in other directories."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(Path(uri[len(prefix):]).resolve())
+    return uri
+
+
+def local_artifact_root(uri: str) -> str | None:
+    """The embedded store keeps artifacts in `mlartifacts/` beside its SQLite file."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix):
+        return (Path(uri[len(prefix):]).parent / "mlartifacts").resolve().as_uri()
+    return None
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as `gru-search trials` shows it."""
+
+    run_id: str
+    name: str
+    status: str
+    params: dict
+    metrics: dict
+    tags: dict
+    start_time: int | None
+
+
+class Tracker:
+    """MLflow, reduced to the calls a search makes. `client` is injectable for tests."""
+
+    def __init__(self, uri: str, client=None):
+        self.uri = resolve_uri(uri)
+        if client is None:
+            from mlflow import MlflowClient
+
+            client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        self.client = client
+
+    # -- experiments and runs --------------------------------------------------------------------
+
+    def ensure_experiment(self, name: str) -> str:
+        try:
+            experiment = self.client.get_experiment_by_name(name)
+            if experiment is not None:
+                return experiment.experiment_id
+            return self.client.create_experiment(name, artifact_location=local_artifact_root(self.uri))
+        except Exception as error:  # MLflow raises many types for an unreachable store
+            raise TrackingError(
+                f"Cannot use the MLflow tracking store at {self.uri!r} ({type(error).__name__}: {error}); "
+                "check tracking.uri in the spec and that the server is running."
+            ) from error
+
+    def experiment_id(self, name: str) -> str | None:
+        experiment = self.client.get_experiment_by_name(name)
+        return None if experiment is None else experiment.experiment_id
+
+    def start_search(self, experiment_id: str, name: str, params: dict, spec_text: str) -> str:
+        run = self.client.create_run(experiment_id, tags={RUN_NAME_TAG: name, SEARCH_TAG: "true"})
+        run_id = run.info.run_id
+        self.log_params(run_id, params)
+        self.client.log_text(run_id, spec_text, "spec.yaml")
+        return run_id
+
+    def start_trial(self, experiment_id: str, parent_run_id: str, number: str, values: dict) -> str:
+        tags = {PARENT_TAG: parent_run_id, RUN_NAME_TAG: f"trial-{number}", TRIAL_TAG: number}
+        run_id = self._retry(lambda: self.client.create_run(experiment_id, tags=tags)).info.run_id
+        self.log_params(run_id, values)
+        return run_id
+
+    def log_params(self, run_id: str, params: dict) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(str(k), str(v)[:_MAX_PARAM_LENGTH]) for k, v in params.items()]
+        if items:
+            self._retry(lambda: self.client.log_batch(run_id, params=items))
+
+    def set_tags(self, run_id: str, tags: dict) -> None:
+        from mlflow.entities import RunTag
+
+        self._retry(lambda: self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()]))
+
+    def log_metrics(self, run_id: str, metrics: dict, step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        if items:
+            self._retry(lambda: self.client.log_batch(run_id, metrics=items))
+
+    def end_run(self, run_id: str, status: str, reason: str | None = None) -> None:
+        if reason:
+            self.set_tags(run_id, {REASON_TAG: reason})
+        self._retry(lambda: self.client.set_terminated(run_id, status=status))
+
+    def close_running_children(self, experiment_id: str, parent_run_id: str, reason: str) -> None:
+        """Trials killed before they could close their run (a worker crash) get closed here."""
+        for run in self._children(experiment_id, parent_run_id, "attributes.status = 'RUNNING'"):
+            self.end_run(run.info.run_id, "KILLED", reason=reason)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self.client.log_text(run_id, text, artifact_file)
+
+    def log_dict(self, run_id: str, data: dict, artifact_file: str) -> None:
+        self.client.log_text(run_id, json.dumps(data, indent=2, default=str), artifact_file)
+
+    def log_figure(self, run_id: str, figure, artifact_file: str) -> None:
+        self.client.log_figure(run_id, figure, artifact_file)
+
+    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str) -> str:
+        self.client.log_artifacts(run_id, local_dir, artifact_path)
+        return f"runs:/{run_id}/{artifact_path}"
+
+    # -- reading back ----------------------------------------------------------------------------
+
+    def searches(self, experiment_id: str) -> list[RunRow]:
+        runs = self.client.search_runs([experiment_id], f"tags.{SEARCH_TAG} = 'true'", order_by=["attributes.start_time DESC"])
+        return [_row(run) for run in runs]
+
+    def trials(self, experiment_id: str, parent_run_id: str) -> list[RunRow]:
+        return sorted((_row(r) for r in self._children(experiment_id, parent_run_id)), key=lambda r: r.tags.get(TRIAL_TAG, ""))
+
+    def run(self, run_id: str) -> RunRow:
+        return _row(self.client.get_run(run_id))
+
+    def _children(self, experiment_id: str, parent_run_id: str, extra: str = ""):
+        query = f"tags.`{PARENT_TAG}` = '{parent_run_id}'" + (f" and {extra}" if extra else "")
+        return self.client.search_runs([experiment_id], query, max_results=10_000)
+
+    # -- registry --------------------------------------------------------------------------------
+
+    def register(self, name: str, source: str, run_id: str, tags: dict) -> str:
+        """Registers `source` as a new version of `name` (created if missing); returns the version."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            self.client.create_registered_model(name)
+        version = self.client.create_model_version(name, source, run_id=run_id, tags={k: str(v) for k, v in tags.items()})
+        return str(version.version)
+
+    def version_by_alias(self, name: str, alias: str):
+        """The model version holding `alias`, or None (no such model or alias)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return None
+
+    def version(self, name: str, version: str):
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version(name, version)
+        except MlflowException as error:
+            raise TrackingError(f"Model {name!r} has no version {version!r} in {self.uri!r}; list versions in the MLflow UI.") from error
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, alias, version)
+
+    def download_version(self, name: str, version: str, dst: str | None = None) -> Path:
+        """Downloads a registered version's files; returns the local folder."""
+        import mlflow.artifacts
+
+        dst = dst or tempfile.mkdtemp(prefix="gru-search-pull-")
+        path = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}", dst_path=dst, tracking_uri=self.uri
+        )
+        return Path(path)
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _retry(call, attempts: int = 5):
+        """SQLite allows one writer at a time; concurrent trials can briefly see 'database is locked'."""
+        for attempt in range(attempts):
+            try:
+                return call()
+            except Exception as error:
+                if "locked" not in str(error) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+
+def _row(run) -> RunRow:
+    return RunRow(
+        run_id=run.info.run_id,
+        name=run.data.tags.get(RUN_NAME_TAG, run.info.run_id),
+        status=run.info.status,
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+        tags=dict(run.data.tags),
+        start_time=run.info.start_time,
+    )
+
+
+def environ_for_workers() -> dict[str, str]:
+    """MLflow settings Ray workers must share with the driver."""
+    return {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}

@@ -1,0 +1,179 @@
+"""One trial's training, as it runs inside a Ray worker.
+
+Ray is not imported here: `tune.py` passes a `report(metrics, checkpoint_dir)` function, so this
+code runs (and is tested) in a plain process too. Each trial opens its own nested MLflow run
+under the search's parent run, reports every epoch, keeps the best epoch's model as its
+checkpoint, and stops early when the objective has not improved for `patience` epochs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+
+from search.searcher import TRIAL_NUMBER_KEY
+from search.tracking import Tracker
+
+# Name of the checkpointed model file inside a trial's checkpoint directory.
+CHECKPOINT_FILE = "model.keras"
+# Result keys the driver reads back; the per-epoch Keras metrics are reported under their own names.
+BEST_OBJECTIVE, BEST_TIEBREAK, BEST_EPOCH = "best_objective", "best_tiebreak", "best_epoch"
+
+Report = Callable[[dict, str | None], None]
+
+
+class TrialFailed(RuntimeError):
+    """A trial cannot go on (NaN loss, a configuration Keras rejects); the message is the reason."""
+
+
+@dataclass(frozen=True)
+class TrialSettings:
+    """Everything a worker needs besides the proposed values and the Task."""
+
+    objective: str
+    mode: str  # "min" or "max"
+    max_epochs: int
+    # Epochs without improvement of (objective, tie-breaker) before a trial stops itself.
+    patience: int
+    # The trial's CPU share: TensorFlow's thread pools are sized to it.
+    cpus: float
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    seed: int
+    # Secondary key when the objective ties (small validation sets make val_accuracy tie at 1.0).
+    tiebreak: str = "val_loss"
+    tiebreak_mode: str = "min"
+
+
+def sort_key(objective: float, tiebreak: float | None, mode: str, tiebreak_mode: str) -> tuple:
+    """Smaller is better: the order used within a trial (best epoch) and across trials (best trial)."""
+    primary = -objective if mode == "max" else objective
+    secondary = math.inf if tiebreak is None or math.isnan(tiebreak) else tiebreak
+    return (primary, -secondary if tiebreak_mode == "max" else secondary)
+
+
+def train_trial(values: dict, task, settings: TrialSettings, report: Report, tracker: Tracker | None = None):
+    """Trains the model proposed by `values` on `task`; raises TrialFailed with the reason."""
+    values = dict(values)
+    number = str(values.pop(TRIAL_NUMBER_KEY, "0"))
+    tracker = tracker or Tracker(settings.tracking_uri)
+    run_id = tracker.start_trial(settings.experiment_id, settings.parent_run_id, number, values)
+    stopped_by_scheduler = False
+    try:
+        _train(values, number, task, settings, report, tracker, run_id)
+    except SystemExit:
+        # Ray stops a trial (ASHA, HyperBand) by raising SystemExit inside `report`.
+        stopped_by_scheduler = True
+        raise
+    except BaseException as error:
+        reason = str(error) if isinstance(error, TrialFailed) else f"{type(error).__name__}: {error}"
+        tracker.end_run(run_id, "FAILED", reason=reason)
+        if isinstance(error, TrialFailed):
+            raise
+        raise TrialFailed(reason) from error
+    finally:
+        if stopped_by_scheduler:
+            tracker.end_run(run_id, "FINISHED", reason="stopped early by the scheduler")
+    tracker.end_run(run_id, "FINISHED")
+
+
+def _train(values, number, task, settings, report, tracker, run_id):
+    from cells.builder import build_model, compile_model
+    from search.spec import trial_config
+
+    _size_thread_pools(settings.cpus)
+    keras.utils.clear_session(free_memory=True)
+    keras.utils.set_random_seed(settings.seed * 10_007 + int(number))
+    config = trial_config(values)
+    model = build_model(
+        config.architecture,
+        task.input_shape,
+        task.head,
+        feature_mean=task.feature_mean,
+        feature_std=task.feature_std,
+    )
+    compile_model(model, task.head, config.training.learning_rate)
+    tracker.log_params(run_id, {"parameter_count": model.count_params()})
+    tracker.set_tags(run_id, {"cell": config.architecture.variant})
+    callback = _EpochReporter(settings, report, tracker, run_id, number)
+    model.fit(
+        task.x_train,
+        task.y_train,
+        validation_data=(task.x_val, task.y_val),
+        batch_size=config.training.batch_size,
+        epochs=settings.max_epochs,
+        callbacks=[callback],
+        verbose=0,
+    )
+    if callback.best_epoch is None:
+        raise TrialFailed(f"the trial never reported {settings.objective!r}.")
+
+
+class _EpochReporter(keras.callbacks.Callback):
+    """Keras callback: per-epoch metrics to MLflow and Tune, best-epoch checkpoint, NaN, patience."""
+
+    def __init__(self, settings: TrialSettings, report: Report, tracker: Tracker, run_id: str, number: str):
+        super().__init__()
+        self.settings, self.report, self.tracker, self.run_id, self.number = settings, report, tracker, run_id, number
+        self.best_key: tuple | None = None
+        self.best_epoch: int | None = None
+        self.best_values: tuple[float, float | None] = (math.nan, None)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = {name: float(value) for name, value in (logs or {}).items()}
+        s = self.settings
+        if not math.isfinite(logs.get("loss", math.nan)):
+            raise TrialFailed(f"the training loss became {logs.get('loss')} at epoch {epoch + 1}.")
+        if s.objective not in logs:
+            raise TrialFailed(f"the model does not report the objective {s.objective!r}; it reports {sorted(logs)}.")
+        self.tracker.log_metrics(self.run_id, logs, step=epoch + 1)
+        objective, tiebreak = logs[s.objective], logs.get(s.tiebreak)
+        key = sort_key(objective, tiebreak, s.mode, s.tiebreak_mode)
+        checkpoint_dir = None
+        if math.isfinite(objective) and (self.best_key is None or key < self.best_key):
+            self.best_key, self.best_epoch, self.best_values = key, epoch + 1, (objective, tiebreak)
+            checkpoint_dir = tempfile.mkdtemp(prefix="gru-search-ckpt-")
+            self.model.save(os.path.join(checkpoint_dir, CHECKPOINT_FILE))
+        result = {
+            **logs,
+            "epoch": epoch + 1,
+            TRIAL_NUMBER_KEY: self.number,
+            BEST_OBJECTIVE: self.best_values[0],
+            BEST_TIEBREAK: self.best_values[1] if self.best_values[1] is not None else math.nan,
+            BEST_EPOCH: self.best_epoch or 0,
+        }
+        try:
+            self.report(result, checkpoint_dir)
+        finally:
+            if checkpoint_dir:
+                shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        if self.best_epoch is not None and epoch + 1 - self.best_epoch >= s.patience:
+            self.model.stop_training = True
+
+
+_THREADS_SET = False
+
+
+def _size_thread_pools(cpus: float) -> None:
+    """TensorFlow sizes its pools to the whole machine; a trial gets only its CPU share."""
+    global _THREADS_SET
+    if _THREADS_SET:
+        return
+    _THREADS_SET = True
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    threads = max(1, int(cpus))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass  # TensorFlow already started in this process; its pools cannot change any more.

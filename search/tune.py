@@ -1,0 +1,235 @@
+"""The one module that drives Ray Tune: start Ray, run the trials, collect their outcomes.
+
+The Task goes into Ray's object store once (`tune.with_parameters`); actors are reused so each
+worker imports TensorFlow once; a keras-tuner oracle proposes configurations through
+`OracleSearcher`; Ray's ASHA or asynchronous HyperBand stops weak trials from per-epoch results.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from search.errors import ClusterError
+from search.searcher import TRIAL_NUMBER_KEY, OracleSearcher
+from search.trial import BEST_EPOCH, BEST_OBJECTIVE, BEST_TIEBREAK, CHECKPOINT_FILE, TrialSettings
+
+SCHEDULERS = ("fifo", "asha", "hyperband")
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """How the trials run (from the spec's `search` and `ray` sections)."""
+
+    name: str
+    scheduler: str
+    max_trials: int
+    max_epochs: int
+    concurrency: int
+    cpus_per_trial: float
+    gpus_per_trial: float
+    objective: str
+    mode: str
+    address: str  # "local", "auto" or "ray://host:port"
+    storage_dir: str
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """One finished trial as the driver sees it."""
+
+    number: str
+    values: dict
+    status: str  # "COMPLETED" or "FAILED"
+    objective: float | None
+    tiebreak: float | None
+    best_epoch: int | None
+    epochs: int
+    reason: str | None
+    checkpoint: str | None  # path of the best epoch's model.keras
+    # Per-epoch curves of the Keras metrics (loss, val_loss, the objective, ...), epoch 1 first.
+    curves: dict
+
+
+@dataclass(frozen=True)
+class TuneOutcome:
+    trials: tuple[TrialOutcome, ...]
+    stopped_reason: str | None
+
+
+def start_ray(address: str, quiet_log: str | None = None) -> None:
+    """Local Ray by default (no server), or an existing cluster."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    # Ray workers started from here inherit the environment: quiet TensorFlow, give a stopped
+    # trial's thread time to reach its next report so its actor can be reused.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", "30")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    env = {k: os.environ[k] for k in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND", "TUNE_FUNCTION_THREAD_TIMEOUT_S") if k in os.environ}
+    try:
+        ray.init(
+            address=None if address == "local" else address,
+            log_to_driver=False,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            runtime_env={"env_vars": env},
+            ignore_reinit_error=True,
+        )
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise ClusterError(f"Cannot connect to Ray at {address!r} ({error}); check ray.address in the spec.") from error
+
+
+def run_trials(
+    task,
+    searcher: OracleSearcher,
+    settings: TuneSettings,
+    trial_settings: TrialSettings,
+    *,
+    trainer: Callable,
+    callbacks: list | None = None,
+    resume: bool = False,
+) -> TuneOutcome:
+    """Runs the search to its end and returns every trial's outcome."""
+    from ray import tune
+
+    trainable = tune.with_resources(
+        tune.with_parameters(_trainable, task=task, settings=trial_settings, trainer=trainer),
+        {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial},
+    )
+    experiment_dir = Path(settings.storage_dir) / settings.name
+    if resume and tune.Tuner.can_restore(str(experiment_dir)):
+        tuner = tune.Tuner.restore(str(experiment_dir), trainable=trainable, resume_unfinished=True, resume_errored=False)
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                metric=settings.objective,
+                mode=settings.mode,
+                search_alg=searcher,
+                scheduler=_scheduler(settings),
+                num_samples=settings.max_trials,
+                max_concurrent_trials=settings.concurrency,
+                # One TensorFlow import per worker instead of one per trial (64 s -> 4 s for 40 trials).
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(
+                name=settings.name,
+                storage_path=str(Path(settings.storage_dir).resolve()),
+                callbacks=callbacks or [],
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            ),
+        )
+    grid = tuner.fit()
+    outcomes = [_outcome(result, settings.objective) for result in grid]
+    outcomes.sort(key=lambda o: o.number)
+    return TuneOutcome(tuple(outcomes), searcher.stopped_reason)
+
+
+def _trainable(config: dict, task=None, settings: TrialSettings = None, trainer: Callable = None):
+    from ray import tune
+
+    def report(metrics: dict, checkpoint_dir: str | None) -> None:
+        checkpoint = tune.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
+        tune.report(metrics, checkpoint=checkpoint)
+
+    trainer(config, task, settings, report)
+
+
+def _scheduler(settings: TuneSettings):
+    from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
+
+    if settings.scheduler == "fifo":
+        return FIFOScheduler()
+    # Every trial gets a tenth of the epochs (at least one) before it can be stopped.
+    grace = max(1, settings.max_epochs // 10)
+    if settings.scheduler == "asha":
+        return AsyncHyperBandScheduler(time_attr="training_iteration", max_t=settings.max_epochs, grace_period=grace, brackets=1)
+    if settings.scheduler == "hyperband":
+        # Asynchronous HyperBand: several brackets, and trials are stopped, never paused
+        # (the synchronous variant pauses and resumes trials, which a Keras fit cannot do cheaply).
+        return AsyncHyperBandScheduler(time_attr="training_iteration", max_t=settings.max_epochs, grace_period=grace, brackets=3)
+    raise ValueError(f"search.scheduler must be one of {SCHEDULERS}, but got {settings.scheduler!r}.")
+
+
+def _outcome(result, objective: str) -> TrialOutcome:
+    metrics = result.metrics or {}
+    config = dict(result.config or {})
+    number = str(config.pop(TRIAL_NUMBER_KEY, metrics.get(TRIAL_NUMBER_KEY, "?")))
+    curves: dict = {}
+    frame = result.metrics_dataframe
+    if frame is not None and "epoch" in frame:
+        frame = frame[frame["epoch"].notna()]
+        for column in frame.columns:
+            if column in ("loss", objective) or column.startswith("val_") or column in ("accuracy", "mae"):
+                curves[column] = tuple(float(v) for v in frame[column])
+    best = _finite(metrics.get(BEST_OBJECTIVE))
+    checkpoint = None
+    if result.checkpoint is not None:
+        path = Path(result.checkpoint.path) / CHECKPOINT_FILE
+        checkpoint = str(path) if path.exists() else None
+    failed = result.error is not None or best is None
+    return TrialOutcome(
+        number=number,
+        values=config,
+        status="FAILED" if failed else "COMPLETED",
+        objective=best,
+        tiebreak=_finite(metrics.get(BEST_TIEBREAK)),
+        best_epoch=int(metrics[BEST_EPOCH]) if metrics.get(BEST_EPOCH) else None,
+        epochs=int(metrics.get("epoch", 0) or 0),
+        reason=error_reason(result.error) if result.error is not None else (None if not failed else "no result reported"),
+        checkpoint=checkpoint,
+        curves=curves,
+    )
+
+
+def error_reason(error) -> str:
+    """The one line a person needs from a Ray-wrapped trial error (the worker's own message)."""
+    text = str(error)
+    found = re.findall(r"TrialFailed: (.+)", text)
+    if found:
+        return found[-1].strip()
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
+def _finite(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def tune_callback(on_start: Callable, on_result: Callable, on_end: Callable):
+    """A Tune Callback forwarding trial events (number, payload) to the progress view and MLflow."""
+    from ray.tune import Callback
+
+    class _Forward(Callback):
+        def on_trial_start(self, iteration, trials, trial, **info):
+            on_start(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), dict(trial.config))
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            on_result(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), result)
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            on_end(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), "COMPLETED", None)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            reason = None
+            try:
+                reason = error_reason(trial.get_pickled_error() or trial.get_error())
+            except Exception:  # the error file may not be written yet; the outcome carries it later
+                reason = "failed"
+            on_end(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), "FAILED", reason)
+
+    return _Forward()
