@@ -1,0 +1,178 @@
+"""The keras-tuner Oracle -> Ray Tune Searcher adapter, with an in-memory oracle and a real one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from ray.tune.search import Searcher
+
+from search.searcher import TRIAL_NUMBER_KEY, OracleSearcher, make_oracle
+
+
+@dataclass
+class _Trial:
+    trial_id: str
+    status: str
+    hyperparameters: SimpleNamespace
+
+
+@dataclass
+class FakeOracle:
+    """Proposes `values` in order, then STOPPED; records what the searcher tells it."""
+
+    values: list
+    objective: SimpleNamespace = field(default_factory=lambda: SimpleNamespace(name="val_accuracy"))
+    created: list = field(default_factory=list)
+    updates: list = field(default_factory=list)
+    ended: list = field(default_factory=list)
+    idle: bool = False
+
+    def create_trial(self, tuner_id):
+        print("Search: Running Trial #1")  # the real oracle prints; the adapter must silence it
+        if self.idle:
+            return _Trial("x", "IDLE", SimpleNamespace(values={}))
+        if len(self.created) == len(self.values):
+            return _Trial("x", "STOPPED", SimpleNamespace(values={}))
+        trial = _Trial(f"{len(self.created):02d}", "RUNNING", SimpleNamespace(values=self.values[len(self.created)]))
+        self.created.append(tuner_id)
+        return trial
+
+    def update_trial(self, trial_id, metrics, step=0):
+        self.updates.append((trial_id, metrics))
+
+    def end_trial(self, trial):
+        self.ended.append((trial.trial_id, trial.status))
+
+
+def _searcher(oracle, limit=3):
+    return OracleSearcher(oracle, metric="val_accuracy", mode="max", objective_of=lambda r: r.get("best_objective"), max_consecutive_failures=limit)
+
+
+def test_each_ray_trial_gets_its_own_proposal_with_python_scalars(capsys):
+    oracle = FakeOracle([{"units": np.int64(32), "learning_rate": np.float32(0.5)}, {"units": 64}])
+    searcher = _searcher(oracle)
+    first, second = searcher.suggest("ray-a"), searcher.suggest("ray-b")
+    assert first == {"units": 32, "learning_rate": 0.5, TRIAL_NUMBER_KEY: "00"}
+    assert type(first["units"]) is int and type(first["learning_rate"]) is float
+    assert second[TRIAL_NUMBER_KEY] == "01"
+    assert oracle.created == ["ray-a", "ray-b"]  # one tuner_id per Ray trial
+    assert searcher.suggest("ray-c") is Searcher.FINISHED
+    assert "explored" in searcher.stopped_reason
+    assert capsys.readouterr().out == ""
+
+
+def test_idle_oracle_means_ask_again_later():
+    searcher = _searcher(FakeOracle([{"units": 1}], idle=True))
+    assert searcher.suggest("ray-a") is None
+
+
+def test_completion_records_the_best_objective_from_the_final_result():
+    oracle = FakeOracle([{"units": 1}, {"units": 2}])
+    searcher = _searcher(oracle)
+    searcher.suggest("a")
+    searcher.suggest("b")
+    searcher.on_trial_complete("b", {"best_objective": 0.75, "val_accuracy": 0.5})
+    searcher.on_trial_complete("a", None, error=True)
+    assert oracle.updates == [("01", {"val_accuracy": 0.75})]
+    assert oracle.ended == [("01", "COMPLETED"), ("00", "FAILED")]
+    assert searcher.proposal("a").values == {"units": 1}
+
+
+def test_nan_or_missing_objective_counts_as_failed():
+    oracle = FakeOracle([{"u": 1}, {"u": 2}])
+    searcher = _searcher(oracle)
+    searcher.suggest("a")
+    searcher.suggest("b")
+    searcher.on_trial_complete("a", {"best_objective": float("nan")})
+    searcher.on_trial_complete("b", {"loss": 1.0})
+    assert oracle.ended == [("00", "FAILED"), ("01", "FAILED")]
+    assert oracle.updates == []
+
+
+def test_stops_after_consecutive_failures_and_a_success_resets_the_count():
+    oracle = FakeOracle([{"u": i} for i in range(10)])
+    searcher = _searcher(oracle, limit=2)
+    for name, ok in [("a", False), ("b", True), ("c", False)]:
+        searcher.suggest(name)
+        searcher.on_trial_complete(name, {"best_objective": 0.5} if ok else None, error=not ok)
+    assert searcher.suggest("d") is not Searcher.FINISHED
+    searcher.on_trial_complete("d", None, error=True)
+    assert searcher.suggest("e") is Searcher.FINISHED
+    assert searcher.stopped_reason == "2 trials failed in a row (search.max_consecutive_failures is 2)"
+
+
+def test_state_round_trip(tmp_path):
+    oracle = FakeOracle([{"u": 1}, {"u": 2}])
+    searcher = _searcher(oracle)
+    searcher.suggest("a")
+    searcher.save(str(tmp_path / "state.pkl"))
+    restored = _searcher(FakeOracle([]))
+    restored.restore(str(tmp_path / "state.pkl"))
+    assert restored.proposal("a").values == {"u": 1}
+    assert restored.suggest("b")[TRIAL_NUMBER_KEY] == "01"
+
+
+# -- with a real keras-tuner oracle -----------------------------------------------------------------
+
+
+def _hp():
+    import keras_tuner
+
+    hp = keras_tuner.HyperParameters()
+    hp.Choice("cell", ["gru", "mgu", "minimal"])
+    hp.Int("units", 8, 256, step=8)
+    hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+    return hp
+
+
+def _proposals(tmp_path, algorithm, seed, n=6):
+    oracle = make_oracle(algorithm, hyperparameters=_hp(), objective="val_loss", mode="min", max_trials=n,
+                         seed=seed, project_dir=str(tmp_path), project_name=f"{algorithm}-{seed}-{np.random.rand()}")
+    searcher = OracleSearcher(oracle, metric="val_loss", mode="min", objective_of=lambda r: r["best_objective"])
+    out = []
+    for i in range(n + 1):
+        config = searcher.suggest(f"ray-{i}")
+        if config is Searcher.FINISHED:
+            break
+        out.append(config)
+        searcher.on_trial_complete(f"ray-{i}", {"best_objective": config["units"] / 100.0})
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", ["random", "bayesian"])
+def test_same_seed_same_proposals_seed_zero_included(tmp_path, algorithm):
+    zero_a, zero_b, one = (_proposals(tmp_path, algorithm, s) for s in (0, 0, 1))
+    assert len(zero_a) == 6  # max_trials reached, then FINISHED
+    assert zero_a == zero_b
+    assert zero_a != one
+    assert all(isinstance(c["units"], int) and 8 <= c["units"] <= 256 for c in zero_a)
+
+
+@pytest.mark.slow
+def test_grid_oracle_finishes_when_the_grid_is_exhausted(tmp_path):
+    import keras_tuner
+
+    hp = keras_tuner.HyperParameters()
+    hp.Choice("cell", ["gru", "mgu"])
+    hp.Choice("units", [8, 16])
+    oracle = make_oracle("grid", hyperparameters=hp, objective="val_loss", mode="min", max_trials=50,
+                         seed=0, project_dir=str(tmp_path), project_name="grid")
+    searcher = OracleSearcher(oracle, metric="val_loss", mode="min", objective_of=lambda r: r["best_objective"])
+    seen = []
+    for i in range(10):
+        config = searcher.suggest(str(i))
+        if config is Searcher.FINISHED:
+            break
+        seen.append((config["cell"], config["units"]))
+        searcher.on_trial_complete(str(i), {"best_objective": 1.0})
+    assert sorted(seen) == [("gru", 8), ("gru", 16), ("mgu", 8), ("mgu", 16)]
+
+
+def test_unknown_algorithm_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match=r"search.algorithm must be one of \['bayesian', 'grid', 'random'\], but got 'hyperband'"):
+        make_oracle("hyperband", hyperparameters=_hp(), objective="val_loss", mode="min", max_trials=1,
+                    seed=0, project_dir=str(tmp_path), project_name="x")
