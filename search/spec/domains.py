@@ -1,0 +1,80 @@
+"""The parameters a spec's `space` may name, and the values each accepts.
+
+Names: `cell` (-> `Architecture.variant`), every other `Architecture` field by its name, and the
+training settings `learning_rate`, `batch_size`. A test pins this list to the Architecture fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cells.architecture import ATTENTIONS, VARIANTS
+from search.spec.fields import is_int, is_number
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The values one parameter accepts."""
+
+    # "str", "int", "float" or "bool": how a YAML value is read.
+    kind: str
+    # Noun phrases for messages: "a positive integer" / "positive integers".
+    singular: str
+    plural: str
+    accepts: Callable[[Any], bool]
+    choices: tuple[str, ...] | None = None
+
+    def read(self, value: Any) -> Any:
+        """`value` as this domain's type (an int for a float parameter becomes a float)."""
+        if self.kind == "float" and is_number(value):
+            return float(value)
+        return value
+
+    def contains(self, value: Any) -> bool:
+        if self.kind == "str":
+            return isinstance(value, str) and value in (self.choices or ())
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if self.kind == "int":
+            return is_int(value) and self.accepts(value)
+        return is_number(value) and self.accepts(value)
+
+    @property
+    def expected(self) -> str:
+        """What a space entry for this parameter may be, for error messages."""
+        if self.kind == "str":
+            return f"one of {', '.join(self.choices or ())} or a list of them"
+        if self.kind == "bool":
+            return "true, false or [false, true]"
+        return f"a list of {self.plural} or {{min, max}}"
+
+
+def _positive(value: Any) -> bool:
+    return value >= 1
+
+
+DOMAINS: dict[str, Domain] = {
+    "cell": Domain("str", "a cell name", "cell names", lambda v: True, VARIANTS),
+    "depth": Domain("int", "a positive integer", "positive integers", _positive),
+    "units": Domain("int", "a positive integer", "positive integers", _positive),
+    "bidirectional": Domain("bool", "true or false", "booleans", lambda v: True),
+    "residual": Domain("bool", "true or false", "booleans", lambda v: True),
+    "reset_after": Domain("bool", "true or false", "booleans", lambda v: True),
+    "conv_kernel": Domain("int", "a positive integer", "positive integers", _positive),
+    "frontend_kernel": Domain(
+        "int", "an integer >= 0 (0: none)", "integers >= 0 (0: none)", lambda v: v >= 0
+    ),
+    "attention": Domain("str", "an attention kind", "attention kinds", lambda v: True, ATTENTIONS),
+    "attention_units": Domain("int", "a positive integer", "positive integers", _positive),
+    "dropout": Domain("float", "a number in [0, 1)", "numbers in [0, 1)", lambda v: 0 <= v < 1),
+    "learning_rate": Domain(
+        "float", "a number in (0, 1]", "numbers in (0, 1]", lambda v: 0 < v <= 1
+    ),
+    "batch_size": Domain("int", "a positive integer", "positive integers", _positive),
+}
+
+# Spec parameter name -> Architecture field, where they differ.
+ARCHITECTURE_FIELD = {"cell": "variant"}
+TRAINING_FIELDS = ("learning_rate", "batch_size")

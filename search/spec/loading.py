@@ -1,0 +1,109 @@
+"""Reading a spec: YAML (safe loader, a spec is data) -> validated `Spec`, or one SpecError."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from search.errors import SpecError
+from search.spec.data_section import parse_data
+from search.spec.model import Spec
+from search.spec.problems import Problems, show
+from search.spec.settings_section import parse_ray, parse_search, parse_tracking
+from search.spec.space_section import parse_space
+
+TOP_KEYS = ("name", "data", "space", "search", "tracking", "ray", "results_dir")
+# Names an MLflow experiment, a registered model and a folder: keep it portable.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+# A spec is a few kilobytes; anything far larger is not one.
+_MAX_BYTES = 1_000_000
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate the YAML spec at `path`; relative paths in it are from its folder."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such spec file; check the path.") from None
+    except IsADirectoryError:
+        raise SpecError(f"{path}: is a folder; give the path of a YAML spec file.") from None
+    except OSError as error:
+        raise SpecError(f"{path}: cannot be read ({error.strerror}).") from None
+    if len(raw) > _MAX_BYTES:
+        raise SpecError(f"{path}: is {len(raw):,} bytes; a spec is a small YAML file.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: is not UTF-8 text; a spec is a YAML file.") from None
+    try:
+        mapping = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid syntax"
+        raise SpecError(f"{path}: is not valid YAML{where}: {problem}.") from None
+    except RecursionError:
+        raise SpecError(f"{path}: is nested too deeply to be a spec.") from None
+    return parse_spec(mapping, path.resolve().parent, source=str(path))
+
+
+def parse_spec(mapping: Any, base_dir: str | Path, *, source: str = "spec") -> Spec:
+    """Validate a spec already read into Python objects; raise SpecError listing every problem."""
+    problems = Problems()
+    if not isinstance(mapping, Mapping):
+        what = "empty" if mapping is None else show(mapping)
+        problems.add("spec", f"expected a mapping with keys {', '.join(TOP_KEYS)}, got {what}")
+        problems.raise_if_any(source)
+    base_dir = Path(base_dir).expanduser().resolve()
+    try:
+        return _parse(problems, mapping, base_dir, source)
+    except RecursionError:
+        raise SpecError(f"{source}: is nested too deeply to be a spec.") from None
+
+
+def _parse(problems: Problems, mapping: Mapping, base_dir: Path, source: str) -> Spec:
+    problems.unknown_keys("", mapping, TOP_KEYS)
+    name = mapping.get("name")
+    if name is None:
+        problems.add("name", "is required: it names the MLflow experiment and registered model")
+    elif not isinstance(name, str) or not _NAME.match(name):
+        problems.expected(
+            "name", "letters, digits, '_', '.', '-' (starting with a letter or digit)", name
+        )
+        name = None
+    data = parse_data(problems, mapping.get("data"), base_dir)
+    task = data.task if data else _task_hint(mapping.get("data"))
+    space = parse_space(problems, mapping.get("space"))
+    search = parse_search(problems, mapping.get("search"), task)
+    tracking = parse_tracking(problems, mapping.get("tracking"), name or "search", base_dir)
+    ray = parse_ray(problems, mapping.get("ray"))
+    results_dir = mapping.get("results_dir")
+    if results_dir is not None and (not isinstance(results_dir, str) or not results_dir.strip()):
+        problems.expected("results_dir", "a folder path", results_dir)
+    problems.raise_if_any(source)
+    results = Path(results_dir).expanduser() if results_dir else Path("results") / name
+    return Spec(
+        name=name,
+        data=data,
+        space=space,
+        search=search,
+        tracking=tracking,
+        ray=ray,
+        results_dir=str((base_dir / results).resolve()),
+    )
+
+
+def _task_hint(data: Any) -> str | None:
+    """The task a broken data section states, so the objective is still checked against it."""
+    if isinstance(data, Mapping) and data.get("task") in (
+        "classification",
+        "regression",
+        "forecasting",
+    ):
+        return data["task"]
+    return None

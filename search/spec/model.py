@@ -1,0 +1,164 @@
+"""The validated spec: frozen value objects, built only from a spec with no problems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cells.architecture import Architecture, HeadKind
+from space import Space
+
+Missing = Literal["error", "drop", "fill"]
+Algorithm = Literal["random", "grid", "bayesian"]
+Scheduler = Literal["fifo", "asha", "hyperband"]
+
+ALGORITHMS = ("random", "grid", "bayesian")
+SCHEDULERS = ("fifo", "asha", "hyperband")
+MISSING_POLICIES = ("error", "drop", "fill")
+
+# What a trial can report per epoch (Keras history names; see cells.compile_model), by task.
+# A regression/forecasting model is compiled with loss mse plus metric mae, so mse equals loss;
+# the trial runner reports it under both names.
+OBJECTIVE_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("val_accuracy", "val_loss", "accuracy", "loss"),
+    "regression": ("val_loss", "val_mae", "val_mse", "loss", "mae", "mse"),
+    "forecasting": ("val_loss", "val_mae", "val_mse", "loss", "mae", "mse"),
+}
+DEFAULT_OBJECTIVE = {
+    "classification": "val_accuracy",
+    "regression": "val_loss",
+    "forecasting": "val_loss",
+}
+# Higher is better only for accuracy; every loss and error is minimised.
+MAXIMISED_METRICS = ("val_accuracy", "accuracy")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the data comes from and how it is split; read by `search.data.prepare`."""
+
+    # "aeon:<Name>", "airline", "adding" / "adding:T=100", or a .csv/.parquet/.npz file
+    # (an absolute path after parsing: relative paths are taken from the spec's folder).
+    source: str
+    task: HeadKind
+    # Fraction of the training cases (time-ordered for forecasting) held out for validation.
+    validation: float = 0.2
+    # None: the source's own test split where it has one (aeon, NPZ x_test, a CSV split column),
+    # else 20 % of the cases (classification/regression) or of the last steps (forecasting).
+    # A float in (0, 1) is a fraction; an int is a number of cases (steps for forecasting).
+    test_size: float | int | None = None
+    # Long-format tables (classification/regression): one row per time step.
+    id_column: str = "sequence_id"
+    # Orders the rows of a sequence (or of the series); used only when the column exists.
+    time_column: str = "time"
+    label_column: str = "label"
+    # Optional column with values train/test that fixes the test split.
+    split_column: str = "split"
+    # Feature columns; None means every column not named above.
+    features: tuple[str, ...] | None = None
+    # Forecasting: the column(s) to predict (None only for built-in series).
+    target: tuple[str, ...] | None = None
+    # Forecasting: input steps per window (required), steps predicted, steps between windows.
+    window: int | None = None
+    horizon: int = 1
+    stride: int = 1
+    # NaN/inf in the data: error (say where), drop the sequences/rows, or fill (forward, then 0).
+    missing: Missing = "error"
+
+
+@dataclass(frozen=True)
+class Objective:
+    metric: str
+    mode: Literal["min", "max"]
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one trial reserves on a Ray node; fractions share a GPU between trials."""
+
+    cpu: float = 1.0
+    gpu: float = 0.0
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    algorithm: Algorithm = "random"
+    # asha stops poor trials early (Ray's ASHAScheduler with max_t = max_epochs).
+    scheduler: Scheduler = "asha"
+    max_trials: int = 20
+    max_epochs: int = 30
+    # Epochs without improvement of the objective before a trial stops; None: never early.
+    patience: int | None = 5
+    # Epochs every trial runs before asha/hyperband may stop it.
+    grace_period: int = 1
+    # Trials at once. Default min(2, max_trials): this package's quickstart target is 2 cores.
+    concurrency: int = 2
+    resources_per_trial: Resources = field(default_factory=Resources)
+    objective: Objective = field(default_factory=lambda: Objective("val_loss", "min"))
+    # Seeds the search algorithm, the data split and each trial's weights (seed 0 is a seed).
+    seed: int = 0
+    # Retries of one failed trial before it counts as failed.
+    max_failures: int = 1
+    # Failed trials in a row before the whole search stops (a broken setup, not bad luck).
+    max_consecutive_failures: int = 3
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    # Default sqlite:///<spec folder>/mlflow.db; relative sqlite paths are made absolute from the
+    # spec's folder, because Ray trials run with another working directory.
+    uri: str
+    experiment: str
+    registered_model: str
+    # Artifact root for a new experiment: <spec folder>/mlartifacts for a local store (sqlite,
+    # file), None for a server (it has its own).
+    artifact_location: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.uri.startswith(("sqlite:", "file:"))
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    # "local" starts Ray in this process (ray.init()); "auto" joins a running cluster on this
+    # machine; "ray://HOST:10001" connects a client to a remote cluster; "HOST:PORT" a GCS.
+    address: str = "local"
+    # CPUs the local Ray may use (only with address local); None: all of this machine's.
+    num_cpus: int | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    data: DataSpec
+    space: Space
+    search: SearchSettings
+    tracking: TrackingSettings
+    ray: RaySettings
+    # Default <spec folder>/results/<name>; always absolute.
+    results_dir: str
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    learning_rate: float = 1e-3
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """One trial's configuration, from the values a search algorithm proposed."""
+
+    architecture: Architecture
+    training: TrainingSettings
+
+    def to_dict(self) -> dict:
+        """Flat, with the spec's parameter names (`cell`, not `variant`): for tracking."""
+        values = self.architecture.to_dict()
+        values["cell"] = values.pop("variant")
+        return {
+            **values,
+            "learning_rate": self.training.learning_rate,
+            "batch_size": self.training.batch_size,
+        }

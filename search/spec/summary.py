@@ -1,0 +1,31 @@
+"""A spec as a user checks it before launching: what runs, where it is tracked, what is searched."""
+
+from __future__ import annotations
+
+from search.spec.model import Spec
+
+
+def summary(spec: Spec) -> str:
+    data, search, tracking = spec.data, spec.search, spec.tracking
+    test = "source's own split or 20 %" if data.test_size is None else str(data.test_size)
+    forecasting = (
+        f", window {data.window}, horizon {data.horizon}" if data.task == "forecasting" else ""
+    )
+    patience = "off" if search.patience is None else f"{search.patience} epochs"
+    resources = search.resources_per_trial
+    lines = [
+        f"spec {spec.name!r} is valid",
+        f"data:     {data.source} ({data.task}{forecasting}); validation {data.validation:g}, "
+        f"test {test}",
+        f"search:   {search.algorithm} with {search.scheduler}, {search.max_trials} trials of up to "
+        f"{search.max_epochs} epochs, {search.concurrency} at a time "
+        f"({resources.cpu:g} CPU, {resources.gpu:g} GPU each); early stopping {patience}; "
+        f"seed {search.seed}",
+        f"goal:     {search.objective.mode}imise {search.objective.metric}",
+        f"tracking: {tracking.uri}, experiment {tracking.experiment!r}, "
+        f"model {tracking.registered_model!r}",
+        f"ray:      {spec.ray.address}",
+        f"results:  {spec.results_dir}",
+        "space:    " + spec.space.describe(),
+    ]
+    return "\n".join(lines)
