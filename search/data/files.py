@@ -41,8 +41,11 @@ def read_table(path: Path) -> pd.DataFrame:
             return pd.read_csv(path, engine="pyarrow")
         return pd.read_parquet(path)
     except (OSError, ValueError, pd.errors.ParserError) as error:
+        # Keep the reader's first sentence only: ours must stay one sentence.
+        detail = str(error).split(". ")[0].rstrip(".")
         raise DataError(
-            f"Cannot read {path.name} as a table ({error}); check that the file is a valid {path.suffix[1:]} file."
+            f"Cannot read {path.name} as a table ({detail}); check that the file is a valid "
+            f"{path.suffix[1:]} file."
         ) from error
 
 
@@ -200,7 +203,7 @@ def load_long(path: Path, spec, task: str) -> Cases:
             frame[SPLIT_COLUMN], codes, starts, ids, "split column", path.name
         )
         split = np.char.lower(split.astype(str))
-        unknown = sorted(set(np.unique(split)) - set(SPLIT_VALUES))
+        unknown = sorted({str(v) for v in np.unique(split)} - set(SPLIT_VALUES))
         if unknown:
             raise DataError(
                 f"The split column of {path.name} holds {unknown}; use only 'train' or 'test'."
@@ -219,8 +222,8 @@ def _constant_per_case(column: pd.Series, codes, starts, ids, what: str, where: 
     if varies.any():
         row = int(np.argmax(varies))
         raise DataError(
-            f"The {what} of {where} changes within sequence {ids[codes[row]]!r} "
-            f"({first[codes[row]]!r} then {values[row]!r}); give each sequence one value."
+            f"The {what} of {where} changes within sequence {_plain(ids[codes[row]])!r} "
+            f"({_plain(first[codes[row]])!r} then {_plain(values[row])!r}); give each sequence one value."
         )
     return first
 
@@ -261,3 +264,8 @@ def load_table(path: Path, spec) -> Series:
     names = [*targets, *[f for f in features if f not in targets]]
     values = numeric_columns(frame, names, "data.target and data.features", path.name)
     return Series(values, len(targets), tuple(names), path.name)
+
+
+def _plain(value):
+    """NumPy scalars as Python values, so messages show 'cat', not np.str_('cat')."""
+    return value.item() if isinstance(value, np.generic) else value

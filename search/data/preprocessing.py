@@ -185,7 +185,7 @@ def encode_labels(y: np.ndarray, where: str) -> tuple[np.ndarray, tuple[str, ...
             order = np.arange(len(values))
     if len(values) < 2:
         raise DataError(
-            f"{where} has only one class ({values[0]!r}); classification needs at least two, "
+            f"{where} has only one class ({str(values[0])!r}); classification needs at least two, "
             "so check data.label_column."
         )
     rank = np.empty_like(order)
