@@ -200,22 +200,27 @@ class MlflowServer:
     log: Path
 
 
-@contextlib.contextmanager
-def mlflow_server(backend_store_uri: str, timeout: float = 180.0) -> Iterator[MlflowServer]:
-    """`mlflow server` with the artifact proxy, on a free port, answering /health."""
-    root = Path(tempfile.mkdtemp(prefix="gs-mlflow-"))
-    artifacts, log = root / "artifacts", root / "server.log"
-    port = free_port()
+def mlflow_argv(backend_store_uri: str, artifacts: Path, port: int) -> list[str]:
     argv = stack.render(
         stack.MLFLOW_SERVER,
         backend_store_uri=backend_store_uri,
         artifacts_destination=artifacts,
         host="127.0.0.1",
         port=port,
-        workers=1,
+        workers=1,  # two cores here; the compose stack runs more
         allowed_hosts=f"127.0.0.1:{port},localhost:{port}",
     )
     argv[0] = str(BIN / argv[0])
+    return argv
+
+
+@contextlib.contextmanager
+def mlflow_server(backend_store_uri: str, timeout: float = 180.0) -> Iterator[MlflowServer]:
+    """`mlflow server` with the artifact proxy, on a free port, answering /health."""
+    root = Path(tempfile.mkdtemp(prefix="gs-mlflow-"))
+    artifacts, log = root / "artifacts", root / "server.log"
+    port = free_port()
+    argv = mlflow_argv(backend_store_uri, artifacts, port)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     with open(log, "wb") as log_file:
         process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, env=env,
@@ -246,6 +251,13 @@ def _node_ports() -> dict[str, int]:
              "runtime_env_agent_port", "metrics_export_port")  # fmt: skip
     ports = {name: free_port() for name in names}
     return {**ports, "min_worker_port": low, "max_worker_port": high}
+
+
+def ray_argv(template: tuple[str, ...], **values: object) -> list[str]:
+    """`ray start` for one local node: the stack's template with this machine's free ports."""
+    argv = stack.render(template, **_node_ports(), **values)
+    argv[0] = str(BIN / argv[0])
+    return argv
 
 
 def _ray_env(extra: dict[str, str] | None) -> dict[str, str]:
@@ -284,9 +296,7 @@ def ray_cluster(num_nodes: int = 2, cpus_per_node: int = 1, timeout: float = 120
         # Short path: Ray's unix sockets live under it and are limited to ~107 characters.
         temp_dir = Path(tempfile.mkdtemp(prefix="gsray", dir="/tmp"))
         log = temp_dir.with_suffix(".log")
-        argv = stack.render(template, temp_dir=temp_dir, num_cpus=cpus_per_node,
-                            **_node_ports(), **values)  # fmt: skip
-        argv[0] = str(BIN / argv[0])
+        argv = ray_argv(template, temp_dir=temp_dir, num_cpus=cpus_per_node, **values)
         temp_dirs.append(temp_dir)
         logs.append(log)
         with open(log, "wb") as log_file:
