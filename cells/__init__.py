@@ -13,6 +13,20 @@ from cells.architecture import ATTENTIONS, HEAD_KINDS, VARIANTS, Architecture, H
 # name -> module that defines it; imported lazily on first attribute access.
 _LAZY = {
     "build_model": "cells.builder",
+    "compile_model": "cells.builder",
+    "load_model": "cells.loading",
+    "register_all": "cells.loading",
+    "make_cell": "cells.recurrent",
+    "HoistedCell": "cells.base",
+    "HoistedRNN": "cells.hoisted",
+    "MinimalRNNCell": "cells.minimal",
+    "MGUCell": "cells.mgu",
+    "LayerNormGRUCell": "cells.layernorm_gru",
+    "ConvGRU1DCell": "cells.conv_gru",
+    "NanPaddingStandardization": "cells.model_layers",
+    "Destandardization": "cells.model_layers",
+    "LastValidStep": "cells.model_layers",
+    "FeatureMap": "cells.model_layers",
 }
 
 __all__ = ["ATTENTIONS", "HEAD_KINDS", "VARIANTS", "Architecture", "Head", *_LAZY]

@@ -47,13 +47,13 @@ class ConvGRU1DCell(HoistedCell):
         self.length = None  # set by build: the spatial length of each step
 
     @property
-    def state_size(self) -> int:
-        if self.length is None:
-            raise ValueError("ConvGRU1DCell's state size is known once it is built on an input shape.")
-        return self.length * self.filters
+    def state_size(self) -> int | None:
+        # None until built: the length comes from the input shape. Build the cell before
+        # handing it to keras.layers.RNN, which reads state_size when constructed.
+        return None if self.length is None else self.length * self.filters
 
     @property
-    def output_size(self) -> int:
+    def output_size(self) -> int | None:
         return self.state_size
 
     @property
