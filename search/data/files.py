@@ -13,7 +13,6 @@ from search.data.raw import Cases, Series
 from search.errors import DataError
 
 EXTENSIONS = (".npz", ".csv", ".parquet", ".pq")
-SPLIT_COLUMN = "split"
 SPLIT_VALUES = ("train", "test")
 
 
@@ -151,6 +150,7 @@ def load_long(path: Path, spec, task: str) -> Cases:
     frame = read_table(path)
     id_column = getattr(spec, "id_column", "sequence_id")
     time_column = getattr(spec, "time_column", "time")
+    split_column = getattr(spec, "split_column", "split")
     labels = getattr(spec, "label_column", "label")
     labels = [labels] if isinstance(labels, str) else list(labels)
     wanted = [("data.id_column", id_column), *(("data.label_column", c) for c in labels)]
@@ -163,7 +163,7 @@ def load_long(path: Path, spec, task: str) -> Cases:
     if features is not None:
         wanted.extend(("data.features", c) for c in features)
     check_columns(frame, wanted, path.name)
-    reserved = {id_column, time_column, SPLIT_COLUMN, *labels}
+    reserved = {id_column, time_column, split_column, *labels}
     features = (
         list(features) if features is not None else [c for c in frame.columns if c not in reserved]
     )
@@ -198,15 +198,15 @@ def load_long(path: Path, spec, task: str) -> Cases:
     else:
         y = y_columns[0]
     is_test = None
-    if SPLIT_COLUMN in frame.columns:
+    if split_column in frame.columns:
         split = _constant_per_case(
-            frame[SPLIT_COLUMN], codes, starts, ids, "split column", path.name
+            frame[split_column], codes, starts, ids, f"split column {split_column!r}", path.name
         )
         split = np.char.lower(split.astype(str))
         unknown = sorted({str(v) for v in np.unique(split)} - set(SPLIT_VALUES))
         if unknown:
             raise DataError(
-                f"The split column of {path.name} holds {unknown}; use only 'train' or 'test'."
+                f"The split column {split_column!r} of {path.name} holds {unknown}; use only 'train' or 'test'."
             )
         is_test = split == "test"
     return Cases(x, lengths, y, tuple(features), np.asarray(ids), is_test, path.name)

@@ -95,10 +95,7 @@ def _prepare_cases(
                 strata[pool], classes, 2, "a stratified validation split", cases.where
             )
     else:
-        test_size = getattr(spec, "test_size", None)
-        fraction = check_fraction(
-            DEFAULT_TEST_FRACTION if test_size is None else test_size, "data.test_size"
-        )
+        fraction = _test_fraction(getattr(spec, "test_size", None), len(y))
         settings["test_size"] = fraction
         if strata is not None:
             check_class_counts(
@@ -147,16 +144,18 @@ def _prepare_cases(
 def _prepare_series(series: Series, spec, missing: str, validation: float, settings: dict) -> Task:
     values = _clean_series(series, missing)
     window = _positive(getattr(spec, "window", None) or series.default_window, "data.window")
-    horizon = _positive(getattr(spec, "horizon", None) or series.default_horizon, "data.horizon")
+    horizon = getattr(spec, "horizon", None) or series.default_horizon or 1
+    horizon = _positive(horizon, "data.horizon")
+    stride = _positive(getattr(spec, "stride", 1), "data.stride")
     test_size = getattr(spec, "test_size", None)
     test_size = series.default_test_size if test_size is None else test_size
     train_end, val_end = series_bounds(
         len(values), test_size, validation, window, horizon, series.where
     )
-    settings.update(window=window, horizon=horizon, test_size=test_size)
+    settings.update(window=window, horizon=horizon, stride=stride, test_size=test_size)
     k = series.num_targets
     parts = [
-        windows(values, k, window, horizon, start, end)
+        windows(values, k, window, horizon, start, end, stride)
         for start, end in ((0, train_end), (train_end, val_end), (val_end, len(values)))
     ]
     feature_mean, feature_std = channel_stats(values[:train_end])
@@ -198,6 +197,21 @@ def _clean_series(series: Series, missing: str) -> np.ndarray:
             f"Column {series.feature_names[column]!r} of {series.where} has no values to fill from; remove it or fix the data."
         )
     return values
+
+
+def _test_fraction(test_size, num_cases: int) -> float:
+    """data.test_size as a fraction: None is the default, an int a number of cases."""
+    if test_size is None:
+        return DEFAULT_TEST_FRACTION
+    if isinstance(test_size, int) and not isinstance(test_size, bool) and test_size >= 1:
+        if test_size >= num_cases:
+            raise DataError(
+                f"data.test_size asks for {test_size} test cases, but the data has only "
+                f"{num_cases}; lower it or give a fraction such as 0.2."
+            )
+        # Stratified per class, so the count is met up to rounding within each class.
+        return test_size / num_cases
+    return check_fraction(test_size, "data.test_size")
 
 
 def _positive(value, field: str) -> int:

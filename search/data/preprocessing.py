@@ -7,6 +7,7 @@ NumPy calls, never a Python loop per row.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -84,26 +85,13 @@ def clean_missing(cases: Cases, policy: str, label_name: str) -> Cases:
             f"{cases.where} has a missing {label_name} for sequence {name}, which cannot be "
             "filled; set data.missing to 'drop' or fix the labels."
         )
-    x = np.where(np.isinf(x), np.nan, x)
     if policy == "drop":
-        keep = real & ~bad.any(axis=-1)
-        x = np.where(keep[:, :, None], x, np.nan)
-        # A stable sort of keep (False before True) moves the dropped steps to the front
-        # and keeps the remaining steps in time order: pre-padded again.
-        order = np.argsort(keep, axis=1, kind="stable")
-        x = np.take_along_axis(x, order[:, :, None], axis=1)
-        lengths = keep.sum(axis=1)
-        steps = int(lengths.max()) if len(lengths) else 0
-        cases = Cases(
-            x[:, x.shape[1] - steps :],
-            lengths,
-            cases.y,
-            cases.feature_names,
-            cases.case_names,
-            cases.is_test,
-            cases.where,
-        )
-        return cases.take((lengths > 0) & ~bad_label)
+        # Whole sequences go: dropping single steps would silently close gaps in time.
+        keep = ~bad.any(axis=(1, 2)) & ~bad_label & ~empty
+        kept = cases.take(keep)
+        steps = int(kept.lengths.max()) if keep.any() else 0
+        return replace(kept, x=kept.x[:, kept.x.shape[1] - steps :])
+    x = np.where(np.isinf(x), np.nan, x)
     x = _fill_along_time(x, real)
     still = np.isnan(x) & real[:, :, None]
     if still.any():
@@ -112,9 +100,7 @@ def clean_missing(cases: Cases, policy: str, label_name: str) -> Cases:
             f"{cases.where} has no value at all for feature {cases.feature_names[f]!r} in sequence "
             f"{cases.case_names[c]}, so it cannot be filled; set data.missing to 'drop' or fix the data."
         )
-    return Cases(
-        x, cases.lengths, cases.y, cases.feature_names, cases.case_names, cases.is_test, cases.where
-    ).take(cases.lengths > 0)
+    return replace(cases, x=x)
 
 
 def _missing_labels(y: np.ndarray) -> np.ndarray:
@@ -129,7 +115,7 @@ def _missing_labels(y: np.ndarray) -> np.ndarray:
 
 
 def _raise_first_problem(cases, bad, bad_label, empty, label_name) -> None:
-    fix = "fix the data or set data.missing to 'drop' (drops those time steps) or 'fill' (carries the last value forward)"
+    fix = "fix the data or set data.missing to 'drop' (drops those sequences) or 'fill' (carries the last value forward)"
     if empty.any():
         name = cases.case_names[np.argmax(empty)]
         raise DataError(

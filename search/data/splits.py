@@ -99,18 +99,25 @@ def series_bounds(
 
 
 def windows(
-    values: np.ndarray, num_targets: int, window: int, horizon: int, start: int, end: int
+    values: np.ndarray,
+    num_targets: int,
+    window: int,
+    horizon: int,
+    start: int,
+    end: int,
+    stride: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Every window whose target steps lie in [start, end): x (n, window, channels), y (n, horizon, targets).
+    """Windows whose target steps lie in [start, end): x (n, window, channels), y (n, horizon, targets).
 
-    Window i forecasts steps [t, t + horizon) from steps [t - window, t), t = max(start, window) + i.
+    Window i forecasts steps [t, t + horizon) from steps [t - window, t), with
+    t = max(start, window) + i * stride.
     """
     first = max(start, window)
-    count = end - horizon - first + 1
+    count = (end - horizon - first) // stride + 1
     if count < 1:
         return (np.empty((0, window, values.shape[1])), np.empty((0, horizon, num_targets)))
-    view = np.lib.stride_tricks.sliding_window_view(
-        values, window + horizon, axis=0
-    )  # (n, channels, w + h)
-    view = view[first - window : first - window + count].transpose(0, 2, 1)
+    # (origins, channels, window + horizon), a view: copied only for the windows kept.
+    view = np.lib.stride_tricks.sliding_window_view(values, window + horizon, axis=0)
+    view = view[first - window : first - window + (count - 1) * stride + 1 : stride]
+    view = view.transpose(0, 2, 1)
     return view[:, :window].copy(), view[:, window:, :num_targets].copy()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from search.data import prepare
 from search.data.preprocessing import in_sequence
-from tests.search.data import FakeDataSpec, long_frame, variable_length_cases, write_npz
+from tests.search.data import long_frame, make_spec, variable_length_cases, write_npz
 
 ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "feature_mean", "feature_std")
 
@@ -35,7 +37,7 @@ def test_the_same_data_as_npz_csv_and_parquet_prepares_identically(tmp_path, own
     # Train cases first, so the NPZ's x_train/x_test order matches the table's row order.
     split = ["train"] * 45 + ["test"] * 15 if own_split else None
     tasks = [
-        prepare(FakeDataSpec(source=name, base_dir=str(tmp_path)), seed=3)
+        prepare(make_spec(name, base_dir=str(tmp_path)), seed=3)
         for name in write_all(tmp_path, cases, labels, split)
     ]
     assert_same_task(tasks[0], tasks[1])
@@ -47,7 +49,7 @@ def test_the_same_data_as_npz_csv_and_parquet_prepares_identically(tmp_path, own
 def test_long_format_pads_before_each_sequence_and_keeps_its_values(tmp_path):
     cases, labels = variable_length_cases(30)
     long_frame(cases, labels).to_csv(tmp_path / "data.csv", index=False)
-    task = prepare(FakeDataSpec(source="data.csv", base_dir=str(tmp_path), test_size=0.2), seed=0)
+    task = prepare(make_spec("data.csv", base_dir=str(tmp_path), test_size=0.2), seed=0)
     assert task.classes == ("cat", "dog", "emu")
     assert task.x_train.dtype == np.float32 and task.y_train.dtype == np.int64
     assert task.input_shape == (None, 3)
@@ -72,8 +74,8 @@ def test_rows_in_any_order_are_sorted_by_id_appearance_and_time(tmp_path):
         frac=1.0, random_state=0
     )
     shuffled.to_csv(tmp_path / "shuffled.csv", index=False)
-    spec = FakeDataSpec(source="ordered.csv", base_dir=str(tmp_path))
-    assert_same_task(prepare(spec, 0), prepare(spec.but(source="shuffled.csv"), 0))
+    spec = make_spec("ordered.csv", base_dir=str(tmp_path))
+    assert_same_task(prepare(spec, 0), prepare(replace(spec, source="shuffled.csv"), 0))
 
 
 def test_column_names_come_from_the_spec(tmp_path):
@@ -83,7 +85,7 @@ def test_column_names_come_from_the_spec(tmp_path):
     )
     frame["note"] = "ignored"
     frame.to_parquet(tmp_path / "data.parquet")
-    spec = FakeDataSpec(
+    spec = make_spec(
         source=str(tmp_path / "data.parquet"),
         id_column="patient",
         time_column="t",
@@ -100,7 +102,7 @@ def test_regression_from_a_long_table(tmp_path):
     cases = [rng.normal(size=(8, 2)) for _ in range(40)]
     targets = np.array([c[:, 0].sum() for c in cases])
     long_frame(cases, targets).to_csv(tmp_path / "data.csv", index=False)
-    task = prepare(FakeDataSpec(source="data.csv", base_dir=str(tmp_path), task="regression"), 0)
+    task = prepare(make_spec("data.csv", base_dir=str(tmp_path), task="regression"), 0)
     assert task.y_train.shape[1:] == (1,) and task.y_train.dtype == np.float32
     assert task.head.num_outputs == 1
     np.testing.assert_allclose(task.head.target_mean[0], task.y_train.mean(), rtol=1e-5)
@@ -116,7 +118,7 @@ def test_npz_fixed_length_univariate_and_post_padded_arrays(tmp_path):
     x = rng.normal(size=(30, 10))  # (cases, steps): univariate
     y = np.arange(30) % 2
     np.savez(tmp_path / "uni.npz", x_train=x, y_train=y)
-    task = prepare(FakeDataSpec(source=str(tmp_path / "uni.npz")), 0)
+    task = prepare(make_spec(str(tmp_path / "uni.npz")), 0)
     assert task.x_train.shape[1:] == (10, 1) and task.input_shape == (10, 1)
     assert task.classes == ("0", "1")
 
@@ -127,8 +129,8 @@ def test_npz_fixed_length_univariate_and_post_padded_arrays(tmp_path):
     for i, case in enumerate(cases):
         padded[i, : len(case)] = case
     np.savez(tmp_path / "padded.npz", x_train=padded, y_train=labels)
-    spec = FakeDataSpec(source="objects.npz", base_dir=str(tmp_path))
-    assert_same_task(prepare(spec, 0), prepare(spec.but(source="padded.npz"), 0))
+    spec = make_spec("objects.npz", base_dir=str(tmp_path))
+    assert_same_task(prepare(spec, 0), prepare(replace(spec, source="padded.npz"), 0))
 
 
 def test_forecasting_table_windows_hold_consecutive_steps(tmp_path):
@@ -138,7 +140,7 @@ def test_forecasting_table_windows_hold_consecutive_steps(tmp_path):
         {"time": t, "sales": 10 + t, "returns": -t, "price": 1000 + t, "unused": 0.0}
     )
     frame.to_csv(tmp_path / "sales.csv", index=False)
-    spec = FakeDataSpec(
+    spec = make_spec(
         source="sales.csv",
         base_dir=str(tmp_path),
         task="forecasting",
@@ -168,7 +170,7 @@ def test_forecasting_parquet_equals_csv(tmp_path):
     frame = pd.DataFrame({"load": rng.normal(size=120).cumsum(), "temp": rng.normal(size=120)})
     frame.to_csv(tmp_path / "a.csv", index=False)
     frame.to_parquet(tmp_path / "a.parquet", index=False)
-    spec = FakeDataSpec(
+    spec = make_spec(
         source="a.csv",
         base_dir=str(tmp_path),
         task="forecasting",
@@ -176,9 +178,36 @@ def test_forecasting_parquet_equals_csv(tmp_path):
         window=10,
         horizon=2,
     )
-    assert_same_task(prepare(spec, 0), prepare(spec.but(source="a.parquet"), 0))
+    assert_same_task(prepare(spec, 0), prepare(replace(spec, source="a.parquet"), 0))
 
 
 def test_in_sequence_marks_the_last_steps():
     mask = in_sequence(np.array([0, 2, 4]), 4)
     np.testing.assert_array_equal(mask, [[False] * 4, [False, False, True, True], [True] * 4])
+
+
+def test_custom_split_column_and_a_test_count(tmp_path):
+    cases, labels = variable_length_cases(60)
+    frame = long_frame(cases, labels, ["train"] * 40 + ["test"] * 20).rename(
+        columns={"split": "fold"}
+    )
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    spec = make_spec("d.csv", base_dir=str(tmp_path), split_column="fold")
+    task = prepare(spec, 0)
+    assert len(task.x_test) == 20 and task.feature_names == ("f0", "f1", "f2")
+    # Without the split column, an int test_size is a number of cases (stratified, 3 classes).
+    frame.drop(columns="fold").to_csv(tmp_path / "d.csv", index=False)
+    task = prepare(replace(spec, test_size=15), 0)
+    assert len(task.x_test) == 15
+
+
+def test_forecasting_stride_spaces_the_windows(tmp_path):
+    pd.DataFrame({"v": np.arange(100.0)}).to_csv(tmp_path / "s.csv", index=False)
+    spec = make_spec(
+        "s.csv", "forecasting", base_dir=str(tmp_path), window=5, horizon=2, stride=3, test_size=20
+    )
+    task = prepare(spec, 0)
+    # Training steps [0, 64): origins 5, 8, ..., 62 (the last whose targets end by step 63).
+    np.testing.assert_array_equal(task.y_train[:, 0, 0], np.arange(5, 63, 3))
+    np.testing.assert_array_equal(task.y_test[:, 0, 0], np.arange(80, 99, 3))
+    np.testing.assert_array_equal(task.x_train[1, :, 0], np.arange(3, 8))

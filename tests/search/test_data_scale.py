@@ -10,7 +10,7 @@ import pyarrow.csv
 import pytest
 
 from search.data import prepare
-from tests.search.data import FakeDataSpec
+from tests.search.data import make_spec
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def test_a_million_row_csv(tmp_path):
     pa.csv.write_csv(pa.table(columns), path)
 
     start = time.perf_counter()
-    task = prepare(FakeDataSpec(source=str(path)), seed=0)
+    task = prepare(make_spec(str(path)), seed=0)
     seconds = time.perf_counter() - start
     print(
         f"\nprepare() on a {num_cases * steps:,}-row CSV ({path.stat().st_size / 1e6:.0f} MB): {seconds:.2f} s"

@@ -1,35 +1,19 @@
-"""Fixtures for the search.data tests: a stand-in DataSpec and writers for the same data in every format."""
+"""Fixtures for the search.data tests: DataSpecs, and writers for the same data in every format."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from search.spec import DataSpec
 
-@dataclass(frozen=True)
-class FakeDataSpec:
-    """The attributes `search.data.prepare` reads from `search.spec.DataSpec`, with its defaults."""
 
-    source: str
-    task: str = "classification"
-    validation: float = 0.2
-    test_size: float | int | None = None
-    id_column: str = "sequence_id"
-    time_column: str = "time"
-    label_column: str = "label"
-    features: tuple[str, ...] | None = None
-    target: tuple[str, ...] | None = None
-    window: int | None = None
-    horizon: int | None = None
-    missing: str = "error"
-    base_dir: str | None = None
-
-    def but(self, **changes) -> FakeDataSpec:
-        return replace(self, **changes)
+def make_spec(source: str, task: str = "classification", **changes) -> DataSpec:
+    """The real `search.spec.DataSpec`, built directly (paths absolute or under base_dir)."""
+    return DataSpec(source=source, task=task, **changes)
 
 
 def one_sentence(message: str) -> bool:
