@@ -71,7 +71,7 @@ def probe(url: str, timeout: float = 5.0) -> str | None:
 
 
 def check_tracking_uri(
-    uri: str, *, ping: bool = True, probe: Callable[[str], str | None] = probe
+    uri: str, *, ping: bool = True, probe: Callable[[str], str | None] | None = None
 ) -> None:
     """Raise TrackingError unless trials on every node can log to `uri` and (`ping`) it answers."""
     scheme = uri.split(":", 1)[0].lower() if "://" in uri or uri.startswith("sqlite:") else ""
@@ -83,7 +83,7 @@ def check_tracking_uri(
         )
     if ping and scheme in ("http", "https"):
         health = uri.rstrip("/") + "/health"
-        reason = probe(health)
+        reason = (probe or globals()["probe"])(health)
         if reason is not None:
             raise TrackingError(
                 f"The MLflow tracking server at {uri} is not answering ({health}: {reason}); "
@@ -110,9 +110,9 @@ def _default_client(address: str):
 class Cluster:
     """A Ray cluster's job API. `client_factory` is injected so unit tests use a fake."""
 
-    def __init__(self, address: str | None, client_factory: Callable = _default_client):
+    def __init__(self, address: str | None, client_factory: Callable | None = None):
         self.address = resolve_address(address)
-        self._client = client_factory(self.address)
+        self._client = (client_factory or _default_client)(self.address)
 
     def submit(
         self,

@@ -65,6 +65,10 @@ def stage(spec_path: str | Path, results_dir: str | None = None) -> Path:
             mapping["data"] = {**mapping["data"], "source": f"{DATA_DIR}/{data_file.name}"}
         if results_dir is not None:
             mapping["results_dir"] = results_dir
+        # The job's driver runs on the cluster: join it, whatever the spec says for local runs
+        # (num_cpus sizes a local Ray only, and Ray refuses it when joining a cluster).
+        ray_section = {k: v for k, v in (mapping.get("ray") or {}).items() if k != "num_cpus"}
+        mapping["ray"] = {**ray_section, "address": "auto"}
         (folder / STAGED_SPEC).write_text(yaml.safe_dump(mapping, sort_keys=False), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
