@@ -15,7 +15,7 @@ from tests.search.data import make_spec, one_sentence
 
 
 def test_public_surface():
-    assert search.data.__all__ == ["Task", "prepare"]
+    assert search.data.__all__ == ["Task", "evaluate", "prepare"]
 
 
 def test_japanese_vowels_is_variable_length_with_its_own_test_split():
