@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.csv
+import pyarrow.parquet
 
 from search.data.preprocessing import from_padded, from_sequences, pad_rows
 from search.data.raw import Cases, Series
@@ -36,10 +38,13 @@ def resolve(source: str, base_dir: str | Path | None) -> Path:
 def read_table(path: Path) -> pd.DataFrame:
     try:
         if path.suffix.lower() == ".csv":
-            # The pyarrow engine parses in parallel and in C++: a million rows in about a second.
-            return pd.read_csv(path, engine="pyarrow")
-        return pd.read_parquet(path)
-    except (OSError, ValueError, pd.errors.ParserError) as error:
+            # pyarrow parses in parallel and in C++ (a million rows in about a second), and
+            # self_destruct hands its buffers to pandas instead of holding a second copy.
+            table = pyarrow.csv.read_csv(path)
+        else:
+            table = pyarrow.parquet.read_table(path)
+        return table.to_pandas(self_destruct=True, split_blocks=True)
+    except (OSError, ValueError, pyarrow.ArrowException) as error:
         # Keep the reader's first sentence only: ours must stay one sentence.
         detail = str(error).split(". ")[0].rstrip(".")
         raise DataError(
@@ -177,31 +182,32 @@ def load_long(path: Path, spec, task: str) -> Cases:
         raise DataError(
             f"{path.name} has rows without a {id_column!r} value (row {int(np.argmax(codes < 0))}); give every row a sequence id."
         )
-    sort_by = pd.DataFrame({"case": codes})
     if time_column is not None:
-        sort_by["time"] = frame[time_column].to_numpy()
+        sort_by = pd.DataFrame({"case": codes, "time": frame[time_column].to_numpy()})
         order = sort_by.sort_values(["case", "time"], kind="stable").index.to_numpy()
     else:
         order = np.argsort(codes, kind="stable")
-    frame = frame.iloc[order].reset_index(drop=True)
+    # Reorder only the arrays we keep, not the whole frame; most files are in order already.
+    if np.all(order[1:] > order[:-1]):
+        order = slice(None)
     codes = codes[order]
-    values = numeric_columns(frame, features, "data.features", path.name)
+    values = numeric_columns(frame, features, "data.features", path.name)[order]
     x, lengths = pad_rows(values, codes, len(ids))
+    del values
     starts = np.cumsum(lengths) - lengths
 
-    y_columns = [
-        _constant_per_case(frame[c], codes, starts, ids, f"label column {c!r}", path.name)
-        for c in labels
-    ]
+    def per_case(column: str, what: str) -> np.ndarray:
+        column_values = frame[column].to_numpy()[order]
+        return _constant_per_case(column_values, codes, starts, ids, what, path.name)
+
+    y_columns = [per_case(c, f"label column {c!r}") for c in labels]
     if task == "regression":
         y = _regression_targets(np.column_stack(y_columns), f"{path.name} label column(s) {labels}")
     else:
         y = y_columns[0]
     is_test = None
     if split_column in frame.columns:
-        split = _constant_per_case(
-            frame[split_column], codes, starts, ids, f"split column {split_column!r}", path.name
-        )
+        split = per_case(split_column, f"split column {split_column!r}")
         split = np.char.lower(split.astype(str))
         unknown = sorted({str(v) for v in np.unique(split)} - set(SPLIT_VALUES))
         if unknown:
@@ -212,9 +218,8 @@ def load_long(path: Path, spec, task: str) -> Cases:
     return Cases(x, lengths, y, tuple(features), np.asarray(ids), is_test, path.name)
 
 
-def _constant_per_case(column: pd.Series, codes, starts, ids, what: str, where: str) -> np.ndarray:
-    """One value per case from a column that must not change within a case."""
-    values = column.to_numpy()
+def _constant_per_case(values: np.ndarray, codes, starts, ids, what: str, where: str) -> np.ndarray:
+    """One value per case from a column (rows grouped by case) that must not change within a case."""
     first = values[starts]
     same = pd.Series(values) == pd.Series(first[codes])
     both_missing = pd.isna(pd.Series(values)) & pd.isna(pd.Series(first[codes]))
