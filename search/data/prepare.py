@@ -69,33 +69,36 @@ def _prepare_cases(
         raise DataError(
             f"{cases.where} holds no usable sequences; check data.source and data.missing."
         )
-    classes = None
+    classes = strata = None
     if task == "classification":
-        codes, classes = encode_labels(cases.y, cases.where)
-        y = codes
+        y, classes = encode_labels(cases.y, cases.where)
+        strata = y  # stratify every split by class
     else:
         y = cases.y.astype(np.float32)
-    strata = codes if task == "classification" else None
     rng = np.random.default_rng(seed)
+    test_size = getattr(spec, "test_size", None)
 
-    if cases.is_test is not None:
+    # The source's own test split counts unless the spec asks for a test_size of its own.
+    if cases.is_test is not None and test_size is None:
         test, pool = np.flatnonzero(cases.is_test), np.flatnonzero(~cases.is_test)
         for name, part in (("test", test), ("training", pool)):
             if part.size == 0:
                 raise DataError(
-                    f"{cases.where} marks no {name} cases in its own split; mark some, or drop the split to let data.test_size split the data."
+                    f"{cases.where} marks no {name} cases in its own split; mark some, or set "
+                    "data.test_size to split the data instead."
                 )
         if strata is not None:
             unseen = np.setdiff1d(strata[test], strata[pool])
             if unseen.size:
                 raise DataError(
-                    f"Class {classes[unseen[0]]!r} of {cases.where} appears in the test split but never in training; add training cases of it."
+                    f"Class {classes[unseen[0]]!r} of {cases.where} appears in the test split but "
+                    "never in training; add training cases of it."
                 )
             check_class_counts(
                 strata[pool], classes, 2, "a stratified validation split", cases.where
             )
     else:
-        fraction = _test_fraction(getattr(spec, "test_size", None), len(y))
+        fraction = _test_fraction(test_size, len(y))
         settings["test_size"] = fraction
         if strata is not None:
             check_class_counts(

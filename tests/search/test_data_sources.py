@@ -45,6 +45,13 @@ def test_italy_power_demand_is_fixed_length():
     assert len(task.x_test) == 1029 and task.classes == ("1", "2")
 
 
+def test_a_test_size_replaces_the_source_split():
+    task = prepare(make_spec("aeon:UnitTest", test_size=0.25), seed=0)
+    # UnitTest has 20 + 22 cases; a quarter of all 42, stratified over two classes.
+    assert len(task.x_test) == 11
+    assert len(task.x_train) + len(task.x_val) == 31
+
+
 def test_offline_names_include_the_bundled_problems():
     names = available_aeon("classification")
     for name in ("JapaneseVowels", "ItalyPowerDemand", "BasicMotions", "GunPoint", "UnitTest"):
