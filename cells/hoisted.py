@@ -90,6 +90,8 @@ class HoistedRNN(keras.layers.Layer):
         return (sequences_shape[0], *sequences_shape[2:])
 
     def build(self, sequences_shape, initial_state_shape=None):
+        if self.rnn is not None:
+            return  # built already (Keras may call build again, e.g. after build_from_config)
         if not self.cell.built:
             self.cell.build(self._step_shape(sequences_shape))
             self.cell.built = True
