@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from search.spec import load_spec, summary
 
@@ -13,5 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # A SpecError propagates to search.cli.main, which prints it and exits 2.
-    print(summary(load_spec(args.spec)))
+    text = summary(load_spec(args.spec))
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # `gru-search validate spec.yaml | head` closed the pipe: not an error worth a traceback.
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

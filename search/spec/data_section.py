@@ -78,9 +78,10 @@ def parse_data(
         features=fields.names("features"),
         target=target,
         window=window,
-        horizon=fields.integer("horizon", 1, minimum=1),
+        horizon=fields.integer("horizon", None, minimum=1),
         stride=fields.integer("stride", 1, minimum=1),
         missing=fields.text("missing", "error", choices=MISSING_POLICIES),
+        base_dir=str(base_dir),
     )
     if problems or source is None or task is None:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,7 +50,8 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(f"{path}: is not valid YAML{where}: {problem}.") from None
     except RecursionError:
         raise SpecError(f"{path}: is nested too deeply to be a spec.") from None
-    return parse_spec(mapping, path.resolve().parent, source=str(path))
+    spec = parse_spec(mapping, path.resolve().parent, source=str(path))
+    return dataclasses.replace(spec, path=str(path.resolve()), text=text)
 
 
 def parse_spec(mapping: Any, base_dir: str | Path, *, source: str = "spec") -> Spec:

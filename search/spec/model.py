@@ -60,10 +60,13 @@ class DataSpec:
     target: tuple[str, ...] | None = None
     # Forecasting: input steps per window (required), steps predicted, steps between windows.
     window: int | None = None
-    horizon: int = 1
+    # None: the source's own horizon (airline: 12), else 1.
+    horizon: int | None = None
     stride: int = 1
     # NaN/inf in the data: error (say where), drop the sequences/rows, or fill (forward, then 0).
     missing: Missing = "error"
+    # The spec's folder: relative paths the data layer meets are taken from here.
+    base_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,9 @@ class Spec:
     ray: RaySettings
     # Default <spec folder>/results/<name>; always absolute.
     results_dir: str
+    # The file it was read from and its text (logged with the search), when it came from a file.
+    path: str | None = None
+    text: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ def summary(spec: Spec) -> str:
     data, search, tracking = spec.data, spec.search, spec.tracking
     test = "source's own split or 20 %" if data.test_size is None else str(data.test_size)
     forecasting = (
-        f", window {data.window}, horizon {data.horizon}" if data.task == "forecasting" else ""
+        f", window {data.window}, horizon {data.horizon or 'default'}"
+        if data.task == "forecasting"
+        else ""
     )
     patience = "off" if search.patience is None else f"{search.patience} epochs"
     resources = search.resources_per_trial

@@ -1,0 +1,1 @@
+"""Tests of the declarative search space (pure Python)."""
