@@ -10,12 +10,14 @@ other machines can share.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from search.errors import ClusterError, TrackingError
 
@@ -59,10 +61,25 @@ def resolve_address(address: str | None) -> str:
     return address if "://" in address else f"http://{address}"
 
 
-def probe(url: str, timeout: float = 5.0) -> str | None:
+def auth_headers() -> dict[str, str]:
+    """The bearer token for a cluster with Ray's token authentication, found where Ray looks.
+
+    RAY_AUTH_TOKEN, else the file RAY_AUTH_TOKEN_PATH names, else ~/.ray/auth_token. The header
+    is passed to the job client explicitly, so it works whatever this process's Ray config says.
+    """
+    token = os.environ.get("RAY_AUTH_TOKEN", "").strip()
+    if not token:
+        path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+        with contextlib.suppress(OSError):
+            token = path.read_text().strip()
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def probe(url: str, timeout: float = 5.0, headers: dict[str, str] | None = None) -> str | None:
     """None when `url` answers 200, else a short reason (why it did not)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        request = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return None if response.status == 200 else f"HTTP {response.status}"
     except urllib.error.HTTPError as error:
         return f"HTTP {error.code}"
@@ -93,7 +110,14 @@ def check_tracking_uri(
 
 
 def _default_client(address: str):
-    reason = probe(address.rstrip("/") + "/api/version")
+    headers = auth_headers()
+    reason = probe(address.rstrip("/") + "/api/version", headers=headers)
+    if reason in ("HTTP 401", "HTTP 403"):
+        problem = "sent no token" if reason == "HTTP 401" else "sent a token it rejected"
+        raise ClusterError(
+            f"The Ray cluster at {address} uses token authentication and this machine {problem} "
+            f"({reason}); set RAY_AUTH_TOKEN to the cluster's token (RAY_AUTH_TOKEN in the stack's .env)."
+        )
     if reason is not None:
         raise ClusterError(
             f"The Ray cluster at {address} is not answering ({reason}); start it "
@@ -102,7 +126,7 @@ def _default_client(address: str):
     from ray.job_submission import JobSubmissionClient
 
     try:
-        return JobSubmissionClient(address)
+        return JobSubmissionClient(address, headers=headers)
     except (ConnectionError, RuntimeError) as error:
         raise ClusterError(f"The Ray cluster at {address} refused the connection: {error}") from error
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 
 MLFLOW_HEALTH_PATH = "/health"
-# The dashboard serves the job API; /api/version answers once the job API is up.
-RAY_DASHBOARD_HEALTH_PATH = "/api/version"
+# Ray's health endpoints answer without its auth token (the job API needs one): the head's
+# dashboard checks the GCS, each node's agent its raylet (on --dashboard-agent-listen-port).
+RAY_DASHBOARD_HEALTH_PATH = "/api/gcs_healthz"
+RAY_NODE_HEALTH_PATH = "/api/local_raylet_healthz"
 
 MLFLOW_SERVER = (
     "mlflow", "server",

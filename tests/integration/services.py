@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -241,6 +243,7 @@ def mlflow_server(backend_store_uri: str, timeout: float = 180.0) -> Iterator[Ml
 class RayCluster:
     dashboard_url: str  # the job API: http://127.0.0.1:PORT
     gcs_address: str  # what `ray start --address` and `ray.init(address=...)` take
+    token: str  # Ray's token authentication is on, as in the compose stack
     temp_dirs: tuple[Path, ...]  # one per node, head first
     logs: tuple[Path, ...]
 
@@ -260,9 +263,13 @@ def ray_argv(template: tuple[str, ...], **values: object) -> list[str]:
     return argv
 
 
-def _ray_env(extra: dict[str, str] | None) -> dict[str, str]:
+def _ray_env(token: str, extra: dict[str, str] | None) -> dict[str, str]:
     return {
         **os.environ,
+        # Explicit, as in the compose stack: otherwise Ray turns token auth on or off depending
+        # on whether some earlier `ray.init()` left a token in ~/.ray/auth_token.
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": token,
         # The job's entrypoint (`gru-search run ...`) is found on the PATH of the head's raylet.
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -270,24 +277,36 @@ def _ray_env(extra: dict[str, str] | None) -> dict[str, str]:
     }
 
 
-def _alive_nodes(dashboard_url: str) -> int:
-    from ray.util.state import list_nodes
+def list_nodes(dashboard_url: str, token: str) -> list[dict]:
+    """The cluster's nodes from the state API (node_id, is_head_node, state, ...)."""
+    request = urllib.request.Request(
+        f"{dashboard_url}/api/v0/nodes?limit=100", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["data"]["result"]["result"]
 
+
+def _alive_nodes(dashboard_url: str, token: str) -> int:
     try:
-        nodes = list_nodes(address=dashboard_url, filters=[("state", "=", "ALIVE")])
-    except Exception:  # the state API raises several types while the head starts
+        return sum(node["state"] == "ALIVE" for node in list_nodes(dashboard_url, token))
+    except (OSError, ValueError, KeyError):  # while the head starts
         return 0
-    return len(nodes)
 
 
 @contextlib.contextmanager
 def ray_cluster(num_nodes: int = 2, cpus_per_node: int = 1, timeout: float = 120.0,
                 env: dict[str, str] | None = None) -> Iterator[RayCluster]:  # fmt: skip
-    """A Ray head plus `num_nodes - 1` more nodes on this machine, each with its own temp dir."""
+    """A Ray head plus `num_nodes - 1` more nodes on this machine, each with its own temp dir.
+
+    While it runs, RAY_AUTH_TOKEN in this process holds the cluster's token, so `gru-search`
+    commands run in-process authenticate as a user who exported it would.
+    """
     processes: list[subprocess.Popen] = []
     temp_dirs: list[Path] = []
     logs: list[Path] = []
-    environment = _ray_env(env)
+    token = secrets.token_hex(32)
+    environment = _ray_env(token, env)
+    saved_token = os.environ.get("RAY_AUTH_TOKEN")
     gcs_port, dashboard_port = free_port(), free_port()
     dashboard_url = f"http://127.0.0.1:{dashboard_port}"
     gcs_address = f"127.0.0.1:{gcs_port}"
@@ -310,10 +329,15 @@ def ray_cluster(num_nodes: int = 2, cpus_per_node: int = 1, timeout: float = 120
               timeout, processes[0], logs[0])  # fmt: skip
         for _ in range(num_nodes - 1):
             start(stack.RAY_WORKER, head_address=gcs_address)
-        _wait(lambda: _alive_nodes(dashboard_url) >= num_nodes, f"{num_nodes}-node ray cluster",
+        _wait(lambda: _alive_nodes(dashboard_url, token) >= num_nodes, f"{num_nodes}-node ray cluster",
               timeout, processes[-1], logs[-1])  # fmt: skip
-        yield RayCluster(dashboard_url, gcs_address, tuple(temp_dirs), tuple(logs))
+        os.environ["RAY_AUTH_TOKEN"] = token
+        yield RayCluster(dashboard_url, gcs_address, token, tuple(temp_dirs), tuple(logs))
     finally:
+        if saved_token is None:
+            os.environ.pop("RAY_AUTH_TOKEN", None)
+        else:
+            os.environ["RAY_AUTH_TOKEN"] = saved_token
         # Workers first, so the head does not spend the grace period waiting for them.
         for process in reversed(processes):
             _end_group(process)

@@ -100,3 +100,10 @@ def test_an_address_that_does_not_answer_is_one_sentence(capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"error: The Ray cluster at {address} is not answering (")
     assert "fix --address / RAY_ADDRESS." in err
+
+
+def test_a_wrong_token_is_one_sentence(ray_head, capsys, monkeypatch):
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "not-the-token")
+    assert main(["jobs", "--address", ray_head.dashboard_url]) == 2
+    err = capsys.readouterr().err
+    assert "uses token authentication and this machine sent a token it rejected (HTTP 403); set RAY_AUTH_TOKEN" in err

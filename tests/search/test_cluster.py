@@ -71,7 +71,7 @@ def fake(monkeypatch):
         return clients[-1]
 
     monkeypatch.setattr(cluster, "_default_client", factory)
-    monkeypatch.setattr(cluster, "probe", lambda url, timeout=5.0: None)
+    monkeypatch.setattr(cluster, "probe", lambda url, timeout=5.0, headers=None: None)
     monkeypatch.delenv(cluster.ADDRESS_ENV, raising=False)
     return clients
 
@@ -115,7 +115,7 @@ def test_a_tracking_server_that_does_not_answer_is_refused():
 
 
 def test_a_cluster_that_does_not_answer_is_one_error(monkeypatch):
-    monkeypatch.setattr(cluster, "probe", lambda url, timeout=5.0: "Connection refused")
+    monkeypatch.setattr(cluster, "probe", lambda url, timeout=5.0, headers=None: "Connection refused")
     with pytest.raises(ClusterError, match=r"^The Ray cluster at http://head:8265 is not answering \(Connection refused\); start it "):
         cluster.Cluster("head:8265")
 
@@ -193,7 +193,7 @@ def test_launch_checks_everything_before_submitting(fake, tmp_path, capsys, monk
     spec = _spec(tmp_path, tracking={"uri": "sqlite:///mlflow.db"})
     assert main(["launch", str(spec), "--address", "http://head:8265"]) == 2
     assert "cannot share; set tracking.uri to an MLflow server" in capsys.readouterr().err
-    monkeypatch.setattr(cluster, "probe", lambda url, timeout=5.0: "Connection refused")
+    monkeypatch.setattr(cluster, "probe", lambda url, timeout=5.0, headers=None: "Connection refused")
     assert main(["launch", str(_spec(tmp_path)), "--address", "http://head:8265"]) == 2
     assert "error: The MLflow tracking server at http://mlflow:5000 is not answering" in capsys.readouterr().err
     assert main(["launch", str(tmp_path / "nope.yaml"), "--address", "http://head:8265"]) == 2
@@ -222,3 +222,22 @@ def test_follow_streams_until_the_log_ends(fake, tmp_path):
     target.submit("x", str(tmp_path), submission_id="j", metadata={})
     assert list(target.follow("j")) == ["a\n", "b\n"]
     assert target.stop("j", wait_s=1).status == "STOPPED"
+
+
+def test_the_token_is_found_where_ray_looks_and_sent(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
+    assert cluster.auth_headers() == {}
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("from-home\n")
+    assert cluster.auth_headers() == {"Authorization": "Bearer from-home"}
+    (tmp_path / "token").write_text("from-path")
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(tmp_path / "token"))
+    assert cluster.auth_headers() == {"Authorization": "Bearer from-path"}
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "from-env")
+    sent = []
+    monkeypatch.setattr(cluster, "probe", lambda url, timeout=5.0, headers=None: sent.append(headers) or "HTTP 401")
+    with pytest.raises(ClusterError, match=r"uses token authentication and this machine sent no token \(HTTP 401\); set RAY_AUTH_TOKEN to the cluster's token"):
+        cluster.Cluster("http://head:8265")
+    assert sent == [{"Authorization": "Bearer from-env"}]

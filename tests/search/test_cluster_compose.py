@@ -117,6 +117,10 @@ def test_ray_nodes_run_the_same_start_commands_as_the_ci_test(compose):
         stack.HTTP_PROBE, url=f"http://localhost:{head_values['dashboard_port']}{stack.RAY_DASHBOARD_HEALTH_PATH}"
     )
     assert head["healthcheck"]["test"] == ["CMD", *probe]
+    probe = stack.render(
+        stack.HTTP_PROBE, url=f"http://localhost:{worker_values['agent_listen_port']}{stack.RAY_NODE_HEALTH_PATH}"
+    )
+    assert worker["healthcheck"]["test"] == ["CMD", *probe]
     for template in (stack.RAY_HEAD, stack.RAY_WORKER):
         local = services.ray_argv(template, temp_dir="/tmp/x", num_cpus=1, gcs_port=1, dashboard_host="h",
                                   dashboard_port=2, client_port=3, head_address="127.0.0.1:1")  # fmt: skip
@@ -140,17 +144,20 @@ def test_postgres_is_private_and_keeps_its_data_on_a_named_volume(compose):
 
 def test_credentials_come_only_from_the_env_file(env):
     text = (ROOT / "docker-compose.yml").read_text()
-    assert env["POSTGRES_PASSWORD"] not in text
+    assert env["POSTGRES_PASSWORD"] not in text and env["RAY_AUTH_TOKEN"] not in text
     assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
 
 
-def test_workers_scale_and_share_the_results_volume(compose):
+def test_workers_scale_and_share_the_results_volume(compose, env):
     head, worker = compose["services"]["ray-head"], compose["services"]["ray-worker"]
     assert "container_name" not in worker and "ports" not in worker
     assert "ray-results:/ray_results" in head["volumes"] and "ray-results:/ray_results" in worker["volumes"]
     for node in (head, worker):
         assert node["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
         assert node["environment"]["RAY_ADDRESS"] == "http://ray-head:8265"
+        # Token authentication on, in the stack and in the CI test's cluster alike.
+        assert node["environment"]["RAY_AUTH_MODE"] == services._ray_env("t", None)["RAY_AUTH_MODE"] == "token"
+        assert node["environment"]["RAY_AUTH_TOKEN"] == env["RAY_AUTH_TOKEN"]
         assert node["build"] == "." and node["image"] == compose["services"]["mlflow"]["image"]
 
 
