@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from search.cli import main
-from search.spec import load_spec
+from search.spec import load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -121,3 +121,15 @@ def test_a_closed_pipe_is_not_a_traceback():
     _, err = process.communicate(timeout=60)
     assert process.returncode == 0
     assert b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+def test_the_reference_example_states_the_real_defaults():
+    reference = load_spec(ROOT / "examples" / "reference.yaml")
+    minimal = parse_spec(
+        {"name": "reference", "data": {"source": "aeon:GunPoint"}}, ROOT / "examples"
+    )
+    assert reference.data == minimal.data
+    assert reference.search == minimal.search
+    assert reference.tracking == minimal.tracking
+    assert reference.ray == minimal.ray
+    assert reference.results_dir == minimal.results_dir
