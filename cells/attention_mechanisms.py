@@ -41,7 +41,9 @@ class _AttentionMechanism(keras.layers.Layer):
 
     def __init__(self, units: int | None, **kwargs):
         super().__init__(**kwargs)
-        if units is not None and (not isinstance(units, int) or isinstance(units, bool) or units < 1):
+        if units is not None and (
+            not isinstance(units, int) or isinstance(units, bool) or units < 1
+        ):
             raise ValueError(
                 f"{type(self).__name__} needs a positive integer `units`, but got {units!r}."
             )

@@ -32,12 +32,18 @@ class AttentionPooling(keras.layers.Layer):
     `return_alignments=True` also returns alpha, (batch, T).
     """
 
-    def __init__(self, score: str = "additive", units: int = 64, return_alignments: bool = False, **kwargs):
+    def __init__(
+        self, score: str = "additive", units: int = 64, return_alignments: bool = False, **kwargs
+    ):
         super().__init__(**kwargs)
         if score not in SCORES:
-            raise ValueError(f"AttentionPooling `score` must be one of {SCORES}, but got {score!r}.")
+            raise ValueError(
+                f"AttentionPooling `score` must be one of {SCORES}, but got {score!r}."
+            )
         if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"AttentionPooling needs a positive integer `units`, but got {units!r}.")
+            raise ValueError(
+                f"AttentionPooling needs a positive integer `units`, but got {units!r}."
+            )
         self.score = score
         self.units = units
         self.return_alignments = bool(return_alignments)
@@ -55,7 +61,9 @@ class AttentionPooling(keras.layers.Layer):
     def call(self, inputs, mask=None):
         if mask is not None:
             # Zero padded steps so that NaN or junk there cannot leak through 0 * value.
-            inputs = ops.where(ops.expand_dims(ops.cast(mask, "bool"), -1), inputs, ops.zeros_like(inputs))
+            inputs = ops.where(
+                ops.expand_dims(ops.cast(mask, "bool"), -1), inputs, ops.zeros_like(inputs)
+            )
         if self.score == "additive":
             hidden = ops.tanh(ops.matmul(inputs, self.kernel) + self.bias)  # (batch, T, units)
             scores = ops.matmul(hidden, self.attention_v)  # (batch, T)
@@ -73,5 +81,9 @@ class AttentionPooling(keras.layers.Layer):
         return (None, None) if self.return_alignments else None
 
     def get_config(self):
-        config = {"score": self.score, "units": self.units, "return_alignments": self.return_alignments}
+        config = {
+            "score": self.score,
+            "units": self.units,
+            "return_alignments": self.return_alignments,
+        }
         return {**super().get_config(), **config}

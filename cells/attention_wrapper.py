@@ -32,7 +32,10 @@ class _AttentionStep(keras.layers.Layer):
     def __init__(self, wrapper: AttentionRNN, **kwargs):
         super().__init__(**kwargs)
         self._step = wrapper._step
-        self.state_size = [*(_flat_size(s) for s in wrapper._state_sizes()), wrapper._attention_depth]
+        self.state_size = [
+            *(_flat_size(s) for s in wrapper._state_sizes()),
+            wrapper._attention_depth,
+        ]
         if not wrapper.output_attention:
             self.state_size.append(wrapper._query_depth)
         self.output_size = wrapper.output_size + (
@@ -92,14 +95,18 @@ class AttentionRNN(keras.layers.Layer):
         **kwargs,
     ):
         if kwargs.pop("stateful", False) or kwargs.pop("return_state", False):
-            raise ValueError("AttentionRNN supports neither stateful=True nor return_state=True; leave them False.")
+            raise ValueError(
+                "AttentionRNN supports neither stateful=True nor return_state=True; leave them False."
+            )
         super().__init__(**kwargs)
         if isinstance(cell, dict):
             cell = keras.saving.deserialize_keras_object(cell)
         if isinstance(attention_mechanism, dict):
             attention_mechanism = keras.saving.deserialize_keras_object(attention_mechanism)
         if not (hasattr(cell, "state_size") and callable(cell)):
-            raise ValueError(f"AttentionRNN needs an RNN cell with a `state_size`, but got {cell!r}.")
+            raise ValueError(
+                f"AttentionRNN needs an RNN cell with a `state_size`, but got {cell!r}."
+            )
         if not isinstance(attention_mechanism, _AttentionMechanism):
             raise ValueError(
                 "AttentionRNN needs a BahdanauAttention or LuongAttention as "
@@ -135,10 +142,14 @@ class AttentionRNN(keras.layers.Layer):
         if not self.cell.built:
             extra = self._attention_depth
             self.cell.build((input_shape[0], *step_shape[:-1], step_shape[-1] + extra))
-        self._query_depth = _flat_size(getattr(self.cell, "output_size", None) or self._state_sizes()[0])
-        self.attention_mechanism.build(
-            (input_shape[0], self._query_depth), (input_shape[0], input_shape[1], self._memory_depth)
+        self._query_depth = _flat_size(
+            getattr(self.cell, "output_size", None) or self._state_sizes()[0]
         )
+        if not self.attention_mechanism.built:  # from_config may have built it already
+            self.attention_mechanism.build(
+                (input_shape[0], self._query_depth),
+                (input_shape[0], input_shape[1], self._memory_depth),
+            )
         if self.attention_layer_size is not None:
             self.attention_kernel = self.add_weight(
                 shape=(self._query_depth + self._memory_depth, self.attention_layer_size),
@@ -168,7 +179,9 @@ class AttentionRNN(keras.layers.Layer):
         if not self.built:
             self.build(sequences_shape)
         batch, steps = sequences_shape[0], sequences_shape[1]
-        shape = (batch, steps, self.output_size) if self.return_sequences else (batch, self.output_size)
+        shape = (
+            (batch, steps, self.output_size) if self.return_sequences else (batch, self.output_size)
+        )
         return (shape, (batch, steps, steps)) if self.return_alignments else shape
 
     def compute_mask(self, sequences, mask=None):
@@ -182,13 +195,17 @@ class AttentionRNN(keras.layers.Layer):
         if get_initial_state is not None:
             states = get_initial_state(batch_size=batch_size)
             return list(states) if isinstance(states, list | tuple) else [states]
-        return [ops.zeros((batch_size, _flat_size(s)), self.compute_dtype) for s in self._state_sizes()]
+        return [
+            ops.zeros((batch_size, _flat_size(s)), self.compute_dtype) for s in self._state_sizes()
+        ]
 
     def _cell_input(self, x_t, attention):
         if len(x_t.shape) == 2:
             return ops.concatenate([x_t, attention], axis=-1)  # (batch, features + A)
         # (batch, length, channels): the attention becomes extra channels at every position.
-        tiled = ops.broadcast_to(ops.expand_dims(attention, 1), (*ops.shape(x_t)[:-1], attention.shape[-1]))
+        tiled = ops.broadcast_to(
+            ops.expand_dims(attention, 1), (*ops.shape(x_t)[:-1], attention.shape[-1])
+        )
         return ops.concatenate([x_t, tiled], axis=-1)
 
     def _step(self, x_t, states, training=False):
@@ -233,7 +250,9 @@ class AttentionRNN(keras.layers.Layer):
             # Zero padded memory so that NaN or junk there cannot leak into scores or gradients.
             memory = ops.where(ops.expand_dims(mask, -1), memory, ops.zeros_like(memory))
         keys = self.attention_mechanism.memory_keys(memory)  # hoisted out of the loop
-        cell_states = self._initial_cell_states(batch) if initial_state is None else list(initial_state)
+        cell_states = (
+            self._initial_cell_states(batch) if initial_state is None else list(initial_state)
+        )
         attention = ops.zeros((batch, self._attention_depth), self.compute_dtype)
         states = [*cell_states, attention]
         if not self.output_attention:
@@ -242,7 +261,9 @@ class AttentionRNN(keras.layers.Layer):
         # Seen by `_step` inside the loop; bypasses Keras' attribute tracking (these are tensors).
         object.__setattr__(self, "_loop_memory", (memory, keys, mask))
         try:
-            outputs, *final_states = self._loop(sequences, initial_state=states, mask=mask, training=training)
+            outputs, *final_states = self._loop(
+                sequences, initial_state=states, mask=mask, training=training
+            )
         finally:
             object.__setattr__(self, "_loop_memory", None)
             self._reset_dropout()
