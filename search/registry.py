@@ -1,7 +1,7 @@
 """The model registry's side of a search: package the best model, decide the champion, pull it back.
 
-The best model is stored as an MLflow pyfunc model whose `load_context` imports `cells` before it
-loads the `.keras` file, so `mlflow models serve` works in a process that never heard of this
+The best model is stored as an MLflow pyfunc model whose loader (`_load_pyfunc` here) imports
+`cells` before it loads the `.keras` file, so `mlflow models serve` works in a process that never heard of this
 package's custom layers; `gru-search pull` and `load_model` read the same `.keras` file directly.
 """
 
@@ -13,8 +13,6 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import mlflow.pyfunc
 
 from search.errors import GruSearchError, TrackingError
 
@@ -113,16 +111,22 @@ def register_and_promote(tracker, name: str, source: str, run_id: str, candidate
 # -- packaging -----------------------------------------------------------------------------------
 
 
-class CellsKerasModel(mlflow.pyfunc.PythonModel):
-    """pyfunc flavor over the `.keras` file: importing `cells` first registers the custom layers."""
+def _load_pyfunc(path: str):
+    """MLflow's pyfunc loader (`loader_module=search.registry`): imports `cells`, then the model."""
+    _import_cells()
+    import keras
 
-    def load_context(self, context) -> None:
-        _import_cells()
-        import keras
+    folder = Path(path)
+    return _KerasPredictor(keras.saving.load_model(folder / KERAS_FILE if folder.is_dir() else folder, safe_mode=True))
 
-        self.model = keras.saving.load_model(context.artifacts["keras_model"], safe_mode=True)
 
-    def predict(self, context, model_input, params=None):
+class _KerasPredictor:
+    """What `mlflow models serve` calls: raw (batch, steps, features) float32 in, model output out."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def predict(self, model_input, params=None):
         import numpy as np
 
         return self.model.predict(np.asarray(model_input, dtype="float32"), verbose=0)
@@ -130,26 +134,31 @@ class CellsKerasModel(mlflow.pyfunc.PythonModel):
 
 def package(keras_path: str, metadata: dict, out_dir: str, *, input_shape, output_shape) -> str:
     """Writes an MLflow pyfunc model folder holding the `.keras` file and metadata.json."""
+    import mlflow.pyfunc
     import numpy as np
     from mlflow.models import ModelSignature
     from mlflow.types.schema import Schema, TensorSpec
 
-    meta_path = os.path.join(tempfile.mkdtemp(prefix="gru-search-meta-"), METADATA_FILE)
-    with open(meta_path, "w") as handle:
-        json.dump(metadata, handle, indent=2, default=str)
+    data = Path(tempfile.mkdtemp(prefix="gru-search-model-")) / "keras"
+    data.mkdir()
+    shutil.copyfile(keras_path, data / KERAS_FILE)
+    (data / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
     f32 = np.dtype("float32")
     signature = ModelSignature(
         inputs=Schema([TensorSpec(f32, (-1, *(d if d is not None else -1 for d in input_shape)))]),
         outputs=Schema([TensorSpec(f32, (-1, *output_shape))]),
     )
+    # A loader module rather than a pickled PythonModel: nothing is unpickled at serving time,
+    # and the loader imports `cells` before Keras reads the file.
     mlflow.pyfunc.save_model(
         out_dir,
-        python_model=CellsKerasModel(),
-        artifacts={"keras_model": keras_path, "metadata": meta_path},
+        loader_module="search.registry",
+        data_path=str(data),
         signature=signature,
         # Explicit: inferring requirements imports and probes the model (~20 s).
         pip_requirements=pip_requirements(),
     )
+    shutil.rmtree(data.parent, ignore_errors=True)
     return out_dir
 
 

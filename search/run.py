@@ -7,6 +7,7 @@ search's parent run, registered, and made champion if it beats the current one (
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -19,9 +20,6 @@ from search.trial import TrialSettings, sort_key
 
 log = logging.getLogger("gru_search")
 
-# Defaults for settings the spec may not carry.
-DEFAULT_PATIENCE = 10
-DEFAULT_MAX_CONSECUTIVE_FAILURES = 5
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,7 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
     task = prepare(spec.data, s.seed)
 
     tracker = Tracker(t.uri)
-    experiment_id = tracker.ensure_experiment(t.experiment)
+    experiment_id = tracker.ensure_experiment(t.experiment, t.artifact_location)
     state_file = results_dir / "search.json"
     parent_run_id = _resume_parent(state_file, tracker) if resume else None
     if parent_run_id is None:
@@ -78,6 +76,8 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
         scheduler=s.scheduler,
         max_trials=s.max_trials,
         max_epochs=s.max_epochs,
+        grace_period=s.grace_period,
+        max_failures=s.max_failures,
         concurrency=s.concurrency,
         cpus_per_trial=float(s.resources_per_trial.cpu),
         gpus_per_trial=float(s.resources_per_trial.gpu),
@@ -90,19 +90,20 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
         objective=s.objective.metric,
         mode=s.objective.mode,
         max_epochs=s.max_epochs,
-        patience=int(getattr(s, "patience", None) or DEFAULT_PATIENCE),
+        patience=s.patience,
         cpus=settings.cpus_per_trial,
         tracking_uri=tracker.uri,
         experiment_id=experiment_id,
         parent_run_id=parent_run_id,
         seed=s.seed,
+        space=spec.space,
     )
     searcher = OracleSearcher(
         _oracle(make_oracle, spec, results_dir),
         metric=s.objective.metric,
         mode=s.objective.mode,
         objective_of=lambda result: result.get("best_objective"),
-        max_consecutive_failures=int(getattr(s, "max_consecutive_failures", None) or DEFAULT_MAX_CONSECUTIVE_FAILURES),
+        max_consecutive_failures=s.max_consecutive_failures,
     )
     progress = Progress(s.objective.metric, s.objective.mode, s.max_trials, quiet=quiet, console=console)
     best_seen: list[float] = []
@@ -114,7 +115,7 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
             best_seen.append(best.best)
             tracker.log_metrics(parent_run_id, {f"best_{s.objective.metric}": best.best}, step=len(progress.rows))
 
-    tune.start_ray(spec.ray.address)
+    tune.start_ray(spec.ray.address, num_cpus=spec.ray.num_cpus)
     try:
         with progress:
             outcome = tune.run_trials(
@@ -202,13 +203,11 @@ def _settings_params(spec, task) -> dict:
 
 
 def _spec_text(spec) -> str:
-    for attribute in ("text", "source_text", "raw_text"):
-        if isinstance(getattr(spec, attribute, None), str):
-            return getattr(spec, attribute)
-    path = getattr(spec, "path", None)
-    if path and Path(path).is_file():
-        return Path(path).read_text()
-    return repr(spec)
+    """The validated spec as JSON (defaults filled in): what this search really ran."""
+    sections = {
+        name: dataclasses.asdict(getattr(spec, name)) for name in ("data", "search", "tracking", "ray")
+    }
+    return json.dumps({"name": spec.name, **sections, "space": spec.space.to_dict(), "results_dir": spec.results_dir}, indent=2, default=str)
 
 
 def _resume_parent(state_file: Path, tracker: Tracker) -> str | None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import io
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from ray import cloudpickle
 from ray.tune.search import Searcher
 
 # Statuses keras-tuner uses, as strings, so this module does not need keras_tuner imported.
@@ -128,11 +128,11 @@ class OracleSearcher(Searcher):
     def save(self, checkpoint_path: str) -> None:
         # Trials running at save time are re-run on restore, so their oracle entries are dropped.
         with open(checkpoint_path, "wb") as handle:
-            pickle.dump(self.get_state(), handle)
+            cloudpickle.dump(self.get_state(), handle)
 
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as handle:
-            self.set_state(pickle.load(handle))
+            self.set_state(cloudpickle.load(handle))
 
 
 @contextlib.contextmanager

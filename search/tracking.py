@@ -67,12 +67,12 @@ class Tracker:
 
     # -- experiments and runs --------------------------------------------------------------------
 
-    def ensure_experiment(self, name: str) -> str:
+    def ensure_experiment(self, name: str, artifact_location: str | None = None) -> str:
         try:
             experiment = self.client.get_experiment_by_name(name)
             if experiment is not None:
                 return experiment.experiment_id
-            return self.client.create_experiment(name, artifact_location=local_artifact_root(self.uri))
+            return self.client.create_experiment(name, artifact_location=artifact_location or local_artifact_root(self.uri))
         except Exception as error:  # MLflow raises many types for an unreachable store
             raise TrackingError(
                 f"Cannot use the MLflow tracking store at {self.uri!r} ({type(error).__name__}: {error}); "
@@ -87,7 +87,7 @@ class Tracker:
         run = self.client.create_run(experiment_id, tags={RUN_NAME_TAG: name, SEARCH_TAG: "true"})
         run_id = run.info.run_id
         self.log_params(run_id, params)
-        self.client.log_text(run_id, spec_text, "spec.yaml")
+        self.client.log_text(run_id, spec_text, "spec.json")
         return run_id
 
     def start_trial(self, experiment_id: str, parent_run_id: str, number: str, values: dict) -> str:
@@ -193,9 +193,9 @@ class Tracker:
         import mlflow.artifacts
 
         dst = dst or tempfile.mkdtemp(prefix="gru-search-pull-")
-        path = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{version}", dst_path=dst, tracking_uri=self.uri
-        )
+        # The version's own location: `models:/` URIs would resolve against the default registry.
+        source = self.client.get_model_version_download_uri(name, version)
+        path = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=dst, tracking_uri=self.uri)
         return Path(path)
 
     # -- plumbing --------------------------------------------------------------------------------

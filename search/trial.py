@@ -39,14 +39,16 @@ class TrialSettings:
     objective: str
     mode: str  # "min" or "max"
     max_epochs: int
-    # Epochs without improvement of (objective, tie-breaker) before a trial stops itself.
-    patience: int
+    # Epochs without improvement of (objective, tie-breaker) before a trial stops itself; None: never.
+    patience: int | None
     # The trial's CPU share: TensorFlow's thread pools are sized to it.
     cpus: float
     tracking_uri: str
     experiment_id: str
     parent_run_id: str
     seed: int
+    # The search space: values its conditions switch off are dropped before building.
+    space: object = None
     # Secondary key when the objective ties (small validation sets make val_accuracy tie at 1.0).
     tiebreak: str = "val_loss"
     tiebreak_mode: str = "min"
@@ -63,7 +65,9 @@ def train_trial(values: dict, task, settings: TrialSettings, report: Report, tra
     """Trains the model proposed by `values` on `task`; raises TrialFailed with the reason."""
     values = dict(values)
     number = str(values.pop(TRIAL_NUMBER_KEY, "0"))
-    tracker = tracker or Tracker(settings.tracking_uri)
+    if settings.space is not None:
+        values = settings.space.active(values)
+    tracker = tracker or _tracker(settings.tracking_uri)
     run_id = tracker.start_trial(settings.experiment_id, settings.parent_run_id, number, values)
     stopped_by_scheduler = False
     try:
@@ -154,8 +158,18 @@ class _EpochReporter(keras.callbacks.Callback):
         finally:
             if checkpoint_dir:
                 shutil.rmtree(checkpoint_dir, ignore_errors=True)
-        if self.best_epoch is not None and epoch + 1 - self.best_epoch >= s.patience:
+        if s.patience is not None and self.best_epoch is not None and epoch + 1 - self.best_epoch >= s.patience:
             self.model.stop_training = True
+
+
+_TRACKERS: dict[str, Tracker] = {}
+
+
+def _tracker(uri: str) -> Tracker:
+    """One client per worker process: opening the SQLite store checks its schema (about a second)."""
+    if uri not in _TRACKERS:
+        _TRACKERS[uri] = Tracker(uri)
+    return _TRACKERS[uri]
 
 
 _THREADS_SET = False

@@ -30,6 +30,10 @@ class TuneSettings:
     scheduler: str
     max_trials: int
     max_epochs: int
+    # Epochs every trial runs before asha/hyperband may stop it.
+    grace_period: int
+    # Ray's retries of a trial that raised, before it counts as failed.
+    max_failures: int
     concurrency: int
     cpus_per_trial: float
     gpus_per_trial: float
@@ -62,7 +66,7 @@ class TuneOutcome:
     stopped_reason: str | None
 
 
-def start_ray(address: str, quiet_log: str | None = None) -> None:
+def start_ray(address: str, num_cpus: int | None = None) -> None:
     """Local Ray by default (no server), or an existing cluster."""
     import ray
 
@@ -73,10 +77,12 @@ def start_ray(address: str, quiet_log: str | None = None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", "30")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     env = {k: os.environ[k] for k in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND", "TUNE_FUNCTION_THREAD_TIMEOUT_S") if k in os.environ}
     try:
         ray.init(
             address=None if address == "local" else address,
+            num_cpus=num_cpus if address == "local" else None,
             log_to_driver=False,
             include_dashboard=False,
             logging_level=logging.WARNING,
@@ -125,8 +131,10 @@ def run_trials(
                 storage_path=str(Path(settings.storage_dir).resolve()),
                 callbacks=callbacks or [],
                 verbose=0,
-                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                failure_config=tune.FailureConfig(max_failures=settings.max_failures, fail_fast=False),
+                # Keep every checkpoint: with num_to_keep set, Tune snapshots the whole experiment
+                # after each one, and a trial checkpoints only when its objective improves anyway.
+                checkpoint_config=tune.CheckpointConfig(),
             ),
         )
     grid = tuner.fit()
@@ -150,8 +158,7 @@ def _scheduler(settings: TuneSettings):
 
     if settings.scheduler == "fifo":
         return FIFOScheduler()
-    # Every trial gets a tenth of the epochs (at least one) before it can be stopped.
-    grace = max(1, settings.max_epochs // 10)
+    grace = min(settings.grace_period, settings.max_epochs)
     if settings.scheduler == "asha":
         return AsyncHyperBandScheduler(time_attr="training_iteration", max_t=settings.max_epochs, grace_period=grace, brackets=1)
     if settings.scheduler == "hyperband":
@@ -215,14 +222,22 @@ def tune_callback(on_start: Callable, on_result: Callable, on_end: Callable):
     from ray.tune import Callback
 
     class _Forward(Callback):
+        # Tune pickles its callbacks with the experiment state; the live view (locks, a terminal)
+        # stays with this process, so a restored copy forwards nothing.
+        def __getstate__(self):
+            return {}
+
+        def __setstate__(self, state):
+            self.__dict__.update(_silent_forwards())
+
         def on_trial_start(self, iteration, trials, trial, **info):
-            on_start(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), dict(trial.config))
+            self.on_start(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), dict(trial.config))
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            on_result(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), result)
+            self.on_result(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), result)
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            on_end(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), "COMPLETED", None)
+            self.on_end(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), "COMPLETED", None)
 
         def on_trial_error(self, iteration, trials, trial, **info):
             reason = None
@@ -230,6 +245,15 @@ def tune_callback(on_start: Callable, on_result: Callable, on_end: Callable):
                 reason = error_reason(trial.get_pickled_error() or trial.get_error())
             except Exception:  # the error file may not be written yet; the outcome carries it later
                 reason = "failed"
-            on_end(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), "FAILED", reason)
+            self.on_end(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), "FAILED", reason)
 
-    return _Forward()
+    forward = _Forward()
+    forward.__dict__.update(on_start=on_start, on_result=on_result, on_end=on_end)
+    return forward
+
+
+def _silent_forwards() -> dict:
+    def ignore(*args):
+        return None
+
+    return {"on_start": ignore, "on_result": ignore, "on_end": ignore}

@@ -1,0 +1,163 @@
+"""A real 4-trial search: local Ray, MLflow on SQLite in a temporary folder, the registry, pull, serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+NAME = "unit-search"
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    import search
+    from search.spec import parse_spec
+    from tests.integration import failing_trainer
+
+    folder = tmp_path_factory.mktemp("search")
+    spec = parse_spec(
+        {
+            "name": NAME,
+            "data": {"source": "aeon:UnitTest", "task": "classification"},
+            "space": {"cell": ["gru", "minimal"], "units": [8, 16], "learning_rate": {"min": 3e-3, "max": 3e-2, "log": True}},
+            "search": {
+                "algorithm": "random", "scheduler": "fifo", "max_trials": 4, "max_epochs": 3,
+                "concurrency": 2, "objective": {"metric": "val_accuracy", "mode": "max"},
+                "max_failures": 0, "seed": 0,
+            },
+        },
+        folder,
+    )
+    failing_trainer.register()
+    result = search.run(spec, quiet=True, trainer=failing_trainer.train_with_one_failure)
+    return spec, result, folder
+
+
+def _client(spec):
+    from mlflow import MlflowClient
+
+    return MlflowClient(spec.tracking.uri, registry_uri=spec.tracking.uri)
+
+
+def test_parent_run_holds_settings_plots_summary_and_model(searched):
+    spec, result, _ = searched
+    client = _client(spec)
+    parent = client.get_run(result.parent_run_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.params["algorithm"] == "random" and parent.data.params["max_trials"] == "4"
+    assert parent.data.metrics["test_accuracy"] == pytest.approx(result.test_metrics["accuracy"])
+    assert "best_val_accuracy" in parent.data.metrics
+    files = {f.path for f in client.list_artifacts(result.parent_run_id)}
+    assert {"spec.json", "summary.json", "learning_curve.png", "objective_over_trials.png", "model"} <= files
+    model_files = {Path(f.path).name for f in client.list_artifacts(result.parent_run_id, "model")}
+    assert "MLmodel" in model_files
+
+
+def test_nested_trial_runs_with_metrics_statuses_and_the_failure_reason(searched):
+    spec, result, _ = searched
+    client = _client(spec)
+    children = client.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
+    by_number = {run.data.tags["trial_number"]: run for run in children}
+    assert sorted(by_number) == ["0", "1", "2", "3"]
+    failed = by_number["1"]
+    assert failed.info.status == "FAILED"
+    assert "units=-1" in failed.data.tags["status_reason"]
+    for number in ("0", "2", "3"):
+        run = by_number[number]
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["cell"] in ("gru", "minimal")
+        assert int(run.data.params["parameter_count"]) > 0
+        history = client.get_metric_history(run.info.run_id, "val_accuracy")
+        assert [m.step for m in history] == [1, 2, 3]
+    assert [o.status for o in result.trials] == ["COMPLETED", "FAILED", "COMPLETED", "COMPLETED"]
+    assert "units=-1" in result.trials[1].reason
+
+
+def test_registered_version_tags_and_champion_alias(searched):
+    spec, result, _ = searched
+    client = _client(spec)
+    version = client.get_model_version_by_alias(spec.tracking.registered_model, "champion")
+    assert result.model_uri == f"models:/{spec.tracking.registered_model}/{version.version}"
+    assert result.champion
+    assert version.tags["search_run_id"] == result.parent_run_id
+    assert version.tags["objective"] == "val_accuracy"
+    assert float(version.tags["objective_value"]) == pytest.approx(result.best.objective)
+    assert len(version.tags["data_fingerprint"]) >= 16
+
+
+def test_pulled_model_reproduces_the_test_metric_in_a_fresh_process(searched, tmp_path):
+    spec, result, _ = searched
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    out = tmp_path / "pulled"
+    cli = Path(sys.executable).with_name("gru-search")
+    subprocess.run([str(cli), "pull", f"{spec.tracking.registered_model}@champion", "-o", str(out),
+                    "--tracking-uri", spec.tracking.uri], check=True, env=env, capture_output=True)
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["classes"] == ["1", "2"] and metadata["test_metrics"] == result.test_metrics
+    script = (
+        "import json, sys\n"
+        "import search\n"
+        "from search.data import prepare\n"
+        "from search.data.metrics import evaluate\n"
+        "from search.spec import parse_spec\n"
+        "spec = parse_spec(json.loads(sys.argv[1]), sys.argv[2])\n"
+        "task = prepare(spec.data, spec.search.seed)\n"
+        "print(json.dumps({'file': evaluate(search.load_model(sys.argv[3]), task)['accuracy'],\n"
+        f"                  'registry': evaluate(search.load_model('models:/{spec.tracking.registered_model}@champion', tracking_uri=sys.argv[4]), task)['accuracy']}}))\n"
+    )
+    data = json.dumps({"name": NAME, "data": {"source": "aeon:UnitTest", "task": "classification"}})
+    done = subprocess.run([sys.executable, "-c", script, data, str(tmp_path), str(out), spec.tracking.uri],
+                          check=True, env=env, capture_output=True, text=True)
+    accuracies = json.loads(done.stdout.strip().splitlines()[-1])
+    assert accuracies["file"] == pytest.approx(result.test_metrics["accuracy"], abs=1e-9)
+    assert accuracies["registry"] == pytest.approx(result.test_metrics["accuracy"], abs=1e-9)
+
+
+def test_mlflow_models_serve_answers_with_the_same_predictions(searched, tmp_path):
+    import search
+    from search.data import prepare
+
+    spec, result, _ = searched
+    task = prepare(spec.data, spec.search.seed)
+    expected = search.load_model(result.model_uri, tracking_uri=spec.tracking.uri).predict(task.x_test, verbose=0)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+           "MLFLOW_TRACKING_URI": spec.tracking.uri, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{spec.tracking.registered_model}@champion",
+         "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=log,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
+                assert time.monotonic() < deadline, "the model server did not answer within 180 s"
+                time.sleep(1)
+        body = json.dumps({"inputs": task.x_test.tolist()}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", body, {"Content-Type": "application/json"})
+        answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    np.testing.assert_allclose(np.asarray(answer["predictions"]), expected, rtol=1e-5, atol=1e-6)
