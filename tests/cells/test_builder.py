@@ -1,0 +1,142 @@
+"""`cells.build_model` / `cells.compile_model`: layout, heads, NaN padding, errors."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+import cells
+from cells import Architecture, Head
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(4, 7, 3)).astype("float32")
+CLASSIFY = Head("classification", 3)
+
+
+def _predict(model, x):
+    return np.asarray(model(x, training=False))
+
+
+@pytest.mark.parametrize("variant", cells.VARIANTS)
+@pytest.mark.parametrize("attention", ["none", "pooling"])
+def test_every_variant_builds_and_pads_with_nan(variant, attention):
+    keras.utils.set_random_seed(0)
+    arch = Architecture(variant=variant, units=4, attention=attention, attention_units=4)
+    model = cells.build_model(arch, (None, 3), CLASSIFY)
+    probabilities = _predict(model, X)
+    assert probabilities.shape == (4, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    # Two NaN steps before (pre-padding) or after (post-padding) change nothing.
+    nan = np.full((4, 2, 3), np.nan, dtype="float32")
+    for padded in (np.concatenate([nan, X], axis=1), np.concatenate([X, nan], axis=1)):
+        np.testing.assert_allclose(_predict(model, padded), probabilities, atol=1e-5)
+
+
+@pytest.mark.parametrize("attention", ["bahdanau", "luong"])
+def test_attention_wrapper_on_the_top_layer(attention):
+    arch = Architecture(variant="mgu", depth=2, units=4, attention=attention, attention_units=4)
+    model = cells.build_model(arch, (None, 3), CLASSIFY)
+    assert _predict(model, X).shape == (4, 3)
+    assert type(model.get_layer("recurrent_1")).__name__ == "AttentionRNN"
+
+
+def test_stack_residual_bidirectional_frontend_dropout():
+    arch = Architecture(
+        variant="minimal",
+        depth=3,
+        units=4,
+        bidirectional=True,
+        residual=True,
+        frontend_kernel=3,
+        dropout=0.2,
+    )
+    model = cells.build_model(arch, (7, 3), CLASSIFY)
+    names = [layer.name for layer in model.layers]
+    assert "frontend" in names and "residual_1" in names and "residual_2" in names
+    assert model.get_layer("frontend").padding == "causal"
+    assert model.get_layer("bidirectional_0").output.shape == (None, 7, 8)
+    assert model.get_layer("bidirectional_2").output.shape == (None, 8)
+    # Dropout is active in training only: inference is deterministic.
+    np.testing.assert_allclose(_predict(model, X), _predict(model, X))
+
+
+def test_gru_variant_uses_the_fused_keras_layer_with_reset_after():
+    for reset_after in (True, False):
+        arch = Architecture(variant="gru", depth=2, units=4, reset_after=reset_after)
+        model = cells.build_model(arch, (None, 3), CLASSIFY)
+        layers = [model.get_layer("recurrent_0"), model.get_layer("recurrent_1")]
+        assert all(isinstance(layer, keras.layers.GRU) for layer in layers)
+        assert [layer.return_sequences for layer in layers] == [True, False]
+        assert all(layer.cell.reset_after is reset_after for layer in layers)
+
+
+def test_conv_variant_convolves_along_the_features():
+    arch = Architecture(variant="sepconvgru", depth=2, units=2, conv_kernel=3)
+    model = cells.build_model(arch, (None, 3), CLASSIFY)
+    assert model.get_layer("feature_map_0").output.shape == (None, None, 3, 1)
+    assert model.get_layer("feature_map_1").output.shape == (None, None, 3, 2)
+    assert model.get_layer("recurrent_1").cell.separable
+
+
+def test_standardisation_and_original_units():
+    mean, std = np.array([1.0, -2.0, 3.0]), np.array([2.0, 0.5, 4.0])
+    head = Head("regression", 2, target_mean=(10.0, -5.0), target_std=(3.0, 0.1))
+    arch = Architecture(variant="mgu", units=4)
+    model = cells.build_model(arch, (7, 3), head, feature_mean=mean, feature_std=std)
+    raw = X * std + mean
+    # Same weights, no statistics: fed pre-standardised data, the output is in standard units.
+    plain = cells.build_model(arch, (7, 3), Head("regression", 2))
+    plain.set_weights(model.get_weights())
+    expected = _predict(plain, X) * np.array([3.0, 0.1]) + np.array([10.0, -5.0])
+    np.testing.assert_allclose(_predict(model, raw), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_forecasting_head_shape():
+    head = Head("forecasting", 2, horizon=5, target_mean=(0.0, 1.0), target_std=(1.0, 2.0))
+    model = cells.build_model(Architecture(variant="layernorm", units=4), (7, 3), head)
+    assert _predict(model, X).shape == (4, 5, 2)
+
+
+def test_a_partly_missing_step_is_imputed_not_masked():
+    model = cells.build_model(Architecture(variant="mgu", units=4), (7, 3), CLASSIFY)
+    standardize = model.get_layer("standardize")
+    x = X.copy()
+    x[0, 2, 1] = np.nan
+    values, mask = standardize(x)
+    assert bool(np.asarray(mask)[0, 2]) and float(np.asarray(values)[0, 2, 1]) == 0.0
+
+
+@pytest.mark.parametrize(
+    "head, loss, metric",
+    [(CLASSIFY, "sparse_categorical_crossentropy", "accuracy"), (Head("regression", 1), "mse", "mae")],
+)
+def test_compile_model_picks_loss_and_metrics(head, loss, metric):
+    model = cells.build_model(Architecture(variant="minimal", units=4), (7, 3), head)
+    compiled = cells.compile_model(model, head, learning_rate=1e-3)
+    assert compiled is model and model.loss == loss
+    assert model.optimizer.clipnorm == 1.0
+    y = np.array([0, 1, 2, 1]) if head.kind == "classification" else RNG.normal(size=(4, 1))
+    logs = model.fit(X, y, epochs=1, verbose=0).history
+    assert np.isfinite(logs["loss"][0])
+    assert any(metric in key for key in logs)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: cells.build_model(Architecture(), (7,), CLASSIFY), "input_shape must be"),
+        (
+            lambda: cells.build_model(Architecture(), (7, 3), CLASSIFY, feature_mean=[0.0]),
+            "feature_mean must have 3 values",
+        ),
+        (
+            lambda: cells.compile_model(keras.Sequential(), CLASSIFY, learning_rate=0),
+            "learning_rate must be a positive number",
+        ),
+    ],
+    ids=["shape", "statistics", "learning-rate"],
+)
+def test_errors_name_what_to_fix(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -1,0 +1,96 @@
+"""A model of every variant saved to `.keras` reloads in a fresh process that imports only
+`cells`, and predicts the same."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import cells
+from cells import Architecture, Head
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Every variant, plus both attention kinds (run under both backends in CI).
+MODELS = {
+    **{variant: Architecture(variant=variant, units=4) for variant in cells.VARIANTS},
+    "mgu_pooling": Architecture(variant="mgu", units=4, attention="pooling", attention_units=4),
+    "gru_bahdanau": Architecture(variant="gru", units=4, attention="bahdanau", attention_units=4),
+}
+# Stacks, residuals, bidirectional wrappers, front-end, Luong: slower, so marked slow.
+MORE_MODELS = {
+    "gru_reset_before_stack": Architecture(variant="gru", units=4, depth=2, reset_after=False),
+    "layernorm_bidirectional_residual": Architecture(
+        variant="layernorm", units=4, depth=2, bidirectional=True, residual=True, frontend_kernel=2
+    ),
+    "sepconvgru_bidirectional": Architecture(variant="sepconvgru", units=2, bidirectional=True),
+    "minimal_luong_bidirectional": Architecture(
+        variant="minimal", units=4, attention="luong", bidirectional=True
+    ),
+    "minimal_luong": Architecture(variant="minimal", units=4, attention="luong"),
+}
+
+LOADER = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import cells
+
+    folder = sys.argv[1]
+    x = np.load(f"{folder}/x.npy")
+    names = json.loads(open(f"{folder}/names.json").read())
+    differences = {}
+    for name in names:
+        model = cells.load_model(f"{folder}/{name}.keras")
+        expected = np.load(f"{folder}/{name}.npy")
+        differences[name] = float(np.abs(model.predict(x, verbose=0) - expected).max())
+    print("RESULT " + json.dumps(differences))
+    """
+)
+
+
+def test_every_variant_reloads_in_a_fresh_process(tmp_path):
+    _save_and_reload(MODELS, tmp_path)
+
+
+@pytest.mark.slow
+def test_stacked_bidirectional_and_luong_models_reload_in_a_fresh_process(tmp_path):
+    _save_and_reload(MORE_MODELS, tmp_path)
+
+
+def _save_and_reload(models: dict[str, Architecture], tmp_path: Path) -> None:
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(5, 9, 3)).astype("float32")
+    x[:2, :3] = np.nan  # padded steps go through the saved NaN-mask layer too
+    np.save(tmp_path / "x.npy", x)
+    head = Head("regression", 2, target_mean=(1.0, -1.0), target_std=(2.0, 0.5))
+    for name, arch in models.items():
+        model = cells.build_model(
+            arch, (None, 3), head, feature_mean=[0.5, 0.0, -0.5], feature_std=[1.0, 2.0, 3.0]
+        )
+        np.save(tmp_path / f"{name}.npy", model.predict(x, verbose=0))
+        model.save(tmp_path / f"{name}.keras")
+    (tmp_path / "names.json").write_text(json.dumps(list(models)))
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", LOADER, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
+    differences = json.loads(line.removeprefix("RESULT "))
+    assert set(differences) == set(models)
+    assert all(diff < 1e-5 for diff in differences.values()), differences
