@@ -17,7 +17,12 @@ from search.spec import parse_spec, trial_config  # noqa: E402
 from space import Boolean, Choice, Fixed, FloatRange, IntRange, Space  # noqa: E402
 from space.keras_tuner import declare  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # The Bayesian oracle's Gaussian process, fitted on a handful of trials, warns that a length
+    # scale sits at its bound: expected with so few points, and not this package's to fix.
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+]
 
 
 def architecture_space() -> Space:
@@ -113,7 +118,7 @@ def drive(oracle, space: Space, trials: int, tmp_path) -> list[dict]:
         values = dict(trial.hyperparameters.values)
         proposed.append(values)
         # A score with structure, so the Bayesian model has something to fit.
-        score = values.get("units", 0) / 32 - values.get("dropout", 0.0)
+        score = values.get("units", values.get("depth", 1) * 8) / 32 - values.get("dropout", 0.0)
         oracle.update_trial(trial.trial_id, {"score": score})
         trial.status = "COMPLETED"
         oracle.end_trial(trial)
@@ -161,13 +166,13 @@ def test_bayesian_oracle_proposes_only_valid_configurations(tmp_path):
             IntRange("depth", 1, 2),
             Boolean("residual", when={"depth": [2]}),
             Choice("attention_units", (16, 32), when={"conv_kernel": [3], "residual": [True]}),
-            FloatRange("dropout", 0.0, 0.4),
         )
     )
     hp = keras_tuner.HyperParameters()
     declare(s, hp)
-    proposed = drive(oracle_for("bayesian", hp, 6), s, 6, tmp_path)
-    assert len(proposed) == 6
+    # Two random initial points, then two proposals from the Gaussian process.
+    proposed = drive(oracle_for("bayesian", hp, 4), s, 4, tmp_path)
+    assert len(proposed) == 4
     for values in proposed:
         assert s.problems(values) == [], values
         trial_config(values)
