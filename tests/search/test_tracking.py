@@ -1,0 +1,62 @@
+"""search.tracking against a real MLflow store on SQLite in a temporary folder (no server, no Ray)."""
+
+from __future__ import annotations
+
+import pytest
+
+from search.tracking import PARENT_TAG, Tracker, local_artifact_root, resolve_uri
+
+
+@pytest.fixture(scope="module")
+def tracker(tmp_path_factory):
+    return Tracker(f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db")
+
+
+def test_relative_sqlite_uri_becomes_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert resolve_uri("sqlite:///mlflow.db") == f"sqlite:///{tmp_path}/mlflow.db"
+    assert resolve_uri("http://mlflow:5000") == "http://mlflow:5000"
+    assert local_artifact_root(f"sqlite:///{tmp_path}/mlflow.db") == (tmp_path / "mlartifacts").as_uri()
+
+
+def test_trials_nest_under_their_search(tracker):
+    experiment = tracker.ensure_experiment("nesting")
+    assert tracker.ensure_experiment("nesting") == experiment
+    parent = tracker.start_search(experiment, "s-1", {"algorithm": "random"}, '{"name": "s"}')
+    ok = tracker.start_trial(experiment, parent, "0", {"units": 8, "cell": "gru"})
+    bad = tracker.start_trial(experiment, parent, "1", {"units": 16})
+    dangling = tracker.start_trial(experiment, parent, "2", {"units": 32})
+    for epoch in (1, 2, 3):
+        tracker.log_metrics(ok, {"val_loss": 1.0 / epoch}, step=epoch)
+    tracker.end_run(ok, "FINISHED")
+    tracker.end_run(bad, "FAILED", reason="the training loss became nan at epoch 2.")
+    tracker.close_running_children(experiment, parent, "worker died")
+
+    rows = {row.tags["trial_number"]: row for row in tracker.trials(experiment, parent)}
+    assert sorted(rows) == ["0", "1", "2"]
+    assert all(row.tags[PARENT_TAG] == parent for row in rows.values())
+    assert (rows["0"].status, rows["1"].status, rows["2"].status) == ("FINISHED", "FAILED", "KILLED")
+    assert rows["1"].tags["status_reason"] == "the training loss became nan at epoch 2."
+    assert rows["2"].tags["status_reason"] == "worker died"
+    assert rows["0"].params == {"units": "8", "cell": "gru"}
+    history = tracker.client.get_metric_history(ok, "val_loss")
+    assert [(m.step, m.value) for m in history] == [(1, 1.0), (2, 0.5), (3, pytest.approx(1 / 3))]
+    assert [s.run_id for s in tracker.searches(experiment)] == [parent]
+    assert dangling in {row.run_id for row in rows.values()}
+
+
+def test_registry_versions_and_aliases(tracker, tmp_path):
+    experiment = tracker.ensure_experiment("registry")
+    run = tracker.start_search(experiment, "s", {}, "{}")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "file.txt").write_text("x")
+    source = tracker.log_artifacts(run, str(tmp_path / "model"), "model")
+    assert tracker.version_by_alias("reg-model", "champion") is None
+    v1 = tracker.register("reg-model", source, run, {"objective": "val_loss"})
+    v2 = tracker.register("reg-model", source, run, {})
+    assert (v1, v2) == ("1", "2")
+    tracker.set_alias("reg-model", "champion", v2)
+    assert str(tracker.version_by_alias("reg-model", "champion").version) == "2"
+    assert tracker.version("reg-model", "1").tags["objective"] == "val_loss"
+    folder = tracker.download_version("reg-model", "1", str(tmp_path / "down"))
+    assert (folder / "file.txt").read_text() == "x"
