@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from cells.attention import AttentionPooling, AttentionRNN, BahdanauAttention, LuongAttention
+from tests.cells.cases import CASE_IDS, CASES
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
@@ -59,20 +60,27 @@ def keras_gru_step(x, h, w):
     return z * h + (1.0 - z) * candidate
 
 
-def attention_wrapper_reference(x, mask, cell_w, score_fn, attention_kernel, output_attention):
-    """TFA AttentionWrapper over the sequence x, memory = x, tanh attention layer."""
-    batch, steps, depth = x.shape
-    memory = np.where(mask[..., None], x, 0.0)
-    units = cell_w["recurrent_kernel"].shape[0]
+def concat_attention(x_t, attention):
+    """The cell input [x_t; a_{t-1}]; for (batch, length, channels) steps a is extra channels."""
+    if x_t.ndim == 3:
+        attention = np.broadcast_to(attention[:, None, :], (*x_t.shape[:2], attention.shape[-1]))
+    return np.concatenate([x_t, attention], -1)
+
+
+def attention_wrapper_reference(
+    x, mask, cell_step, units, score_fn, attention_kernel, output_attention
+):
+    """TFA AttentionWrapper over the sequence x, memory = x (steps flattened), tanh layer."""
+    batch, steps = x.shape[:2]
+    memory = np.where(mask[..., None], x.reshape(batch, steps, -1), 0.0)
+    depth = memory.shape[-1]
     h = np.zeros((batch, units))
-    attention = np.zeros(
-        (batch, attention_kernel.shape[1] if attention_kernel is not None else depth)
-    )
+    attention = np.zeros((batch, depth if attention_kernel is None else attention_kernel.shape[1]))
     last = np.zeros((batch, attention.shape[1] if output_attention else units))
     outputs, history = [], []
     for t in range(steps):
         keep = mask[:, t : t + 1]
-        h_new = keras_gru_step(np.concatenate([x[:, t], attention], -1), h, cell_w)
+        h_new = cell_step(concat_attention(x[:, t], attention), h)
         alignments = masked_softmax(score_fn(h_new, memory), mask)
         context = np.einsum("bt,btd->bd", alignments, memory)
         if attention_kernel is None:
@@ -205,10 +213,12 @@ def test_attention_rnn_sequence_matches_numpy(name, attention_layer_size, output
     last(x, mask=mask)
     last.set_weights(layer.get_weights())
 
+    cell_w = weights_by_name(layer.cell)
     ref_last, ref_outputs, ref_history = attention_wrapper_reference(
         x.astype("float64"),
         mask,
-        weights_by_name(layer.cell),
+        lambda x_t, h: keras_gru_step(x_t, h, cell_w),
+        units,
         reference_scores(name, layer.attention_mechanism),
         None if attention_layer_size is None else weights_by_name(layer)["attention_kernel"],
         output_attention,
@@ -216,6 +226,32 @@ def test_attention_rnn_sequence_matches_numpy(name, attention_layer_size, output
     np.testing.assert_allclose(keras.ops.convert_to_numpy(outputs), ref_outputs, **TOL)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(alignments), ref_history, **TOL)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(last(x, mask=mask)[0]), ref_last, **TOL)
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_attention_rnn_wraps_every_custom_cell(case):
+    # The package's own cells (helper cases: MinimalRNN, MGU, LayerNormGRU, ConvGRU1D), each
+    # against its own NumPy step inside the wrapper's NumPy reference.
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(3, 6, *case.step_shape)).astype("float32")
+    mask = np.ones((3, 6), dtype=bool)
+    mask[1, 4:] = mask[2, :1] = False
+    layer = AttentionRNN(
+        case.make(), BahdanauAttention(4), attention_layer_size=3, return_sequences=True
+    )
+    layer(x, mask=mask)
+    randomize(layer, seed=11)
+    cell_w = weights_by_name(layer.cell)
+    _, expected, _ = attention_wrapper_reference(
+        x.astype("float64"),
+        mask,
+        lambda x_t, h: case.reference(x_t, h, cell_w),
+        layer.cell.output_size,
+        reference_scores("bahdanau", layer.attention_mechanism),
+        weights_by_name(layer)["attention_kernel"],
+        output_attention=True,
+    )
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x, mask=mask)), expected, **TOL)
 
 
 def test_linear_attention_layer_reproduces_tfa_exactly():
