@@ -277,13 +277,22 @@ def _ray_env(token: str, extra: dict[str, str] | None) -> dict[str, str]:
     }
 
 
+def _get_json(url: str, token: str):
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
 def list_nodes(dashboard_url: str, token: str) -> list[dict]:
     """The cluster's nodes from the state API (node_id, is_head_node, state, ...)."""
-    request = urllib.request.Request(
-        f"{dashboard_url}/api/v0/nodes?limit=100", headers={"Authorization": f"Bearer {token}"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())["data"]["result"]["result"]
+    return _get_json(f"{dashboard_url}/api/v0/nodes?limit=100", token)["data"]["result"]["result"]
+
+
+def job_actors(dashboard_url: str, token: str, submission_id: str) -> list[dict]:
+    """The actors a submitted job created (class_name, node_id, state, ...), alive or dead."""
+    ray_job_id = _get_json(f"{dashboard_url}/api/jobs/{submission_id}", token)["job_id"]
+    query = f"limit=1000&detail=1&filter_keys=job_id&filter_predicates=%3D&filter_values={ray_job_id}"
+    return _get_json(f"{dashboard_url}/api/v0/actors?{query}", token)["data"]["result"]["result"]
 
 
 def _alive_nodes(dashboard_url: str, token: str) -> int:
