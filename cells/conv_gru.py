@@ -68,16 +68,22 @@ class ConvGRU1DCell(HoistedCell):
             )
         self.length, channels = int(input_shape[1]), int(input_shape[2])
         k, f = self.kernel_size, self.filters
+        # The z/r and candidate recurrent kernels are separate variables: slicing one weight
+        # inside the loop would add a slice and a full-size slice gradient to every step.
         if self.separable:
             self.depthwise_kernel = self._kernel("depthwise_kernel", (k, channels, 1))
             self.kernel = self._kernel("kernel", (1, channels, 3 * f))
-            self.recurrent_depthwise_kernel = self._kernel(
-                "recurrent_depthwise_kernel", (k, f, 2), recurrent=True
+            self.gate_recurrent_depthwise_kernel = self._kernel(
+                "gate_recurrent_depthwise_kernel", (k, f, 1), recurrent=True
             )
-            self.recurrent_kernel = self._kernel("recurrent_kernel", (1, f, 3 * f), recurrent=True)
+            self.recurrent_depthwise_kernel = self._kernel(
+                "recurrent_depthwise_kernel", (k, f, 1), recurrent=True
+            )
+            k = 1  # the recurrent kernels below are the 1x1 (pointwise) halves
         else:
             self.kernel = self._kernel("kernel", (k, channels, 3 * f))
-            self.recurrent_kernel = self._kernel("recurrent_kernel", (k, f, 3 * f), recurrent=True)
+        self.gate_recurrent_kernel = self._kernel("gate_recurrent_kernel", (k, f, 2 * f), recurrent=True)
+        self.recurrent_kernel = self._kernel("recurrent_kernel", (k, f, f), recurrent=True)
         self.bias = self.add_weight(shape=(3 * f,), name="bias", initializer=self.bias_initializer)
 
     def _kernel(self, name, shape, recurrent=False):
@@ -102,17 +108,14 @@ class ConvGRU1DCell(HoistedCell):
         f = self.filters
         h_prev = ops.reshape(self._previous_state(states), (-1, self.length, f))  # (b, L, f)
         x = ops.reshape(projected, (-1, self.length, 3 * f))  # (b, L, 3f)
-        if self.separable:
-            dw_zr = self.recurrent_depthwise_kernel[:, :, :1]  # (k, f, 1)
-            dw_h = self.recurrent_depthwise_kernel[:, :, 1:]
-        else:
-            dw_zr = dw_h = None
-        gates = self._conv(h_prev, self.recurrent_kernel[:, :, : 2 * f], dw_zr)  # (b, L, 2f)
-        z = ops.sigmoid(x[..., :f] + gates[..., :f])
-        r = ops.sigmoid(x[..., f : 2 * f] + gates[..., f:])
-        recurrent_h = self._conv(r * h_prev, self.recurrent_kernel[:, :, 2 * f :], dw_h)
-        candidate = ops.tanh(x[..., 2 * f :] + recurrent_h)  # (b, L, f)
-        h = ops.reshape(z * h_prev + (1.0 - z) * candidate, (-1, self.length * f))
+        x_zr, x_h = ops.split(x, [2 * f], axis=-1)  # (b, L, 2f), (b, L, f)
+        gate_depthwise = self.gate_recurrent_depthwise_kernel if self.separable else None
+        depthwise = self.recurrent_depthwise_kernel if self.separable else None
+        gates = self._conv(h_prev, self.gate_recurrent_kernel, gate_depthwise)  # (b, L, 2f)
+        z, r = ops.split(ops.sigmoid(x_zr + gates), 2, axis=-1)  # (b, L, f) each
+        candidate = ops.tanh(x_h + self._conv(r * h_prev, self.recurrent_kernel, depthwise))
+        h = candidate + z * (h_prev - candidate)  # = z h + (1 - z) h~
+        h = ops.reshape(h, (-1, self.length * f))  # (b, L * f)
         return h, [h]
 
     def get_config(self):

@@ -78,12 +78,14 @@ class LayerNormGRUCell(HoistedCell):
             )
 
     def _normalize(self, values, gamma, beta):
-        # values: (..., 3 * units); each gate's block is normalised on its own.
-        blocks = ops.reshape(values, (*ops.shape(values)[:-1], 3, self.units))  # (..., 3, units)
-        mean = ops.mean(blocks, axis=-1, keepdims=True)
-        variance = ops.var(blocks, axis=-1, keepdims=True)
-        blocks = (blocks - mean) * ops.rsqrt(variance + self.epsilon)
-        return ops.reshape(blocks, ops.shape(values)) * gamma + beta
+        # values: (..., 3 * units); each gate's block is normalised on its own. Written with
+        # few ops because it runs inside the loop: each op is a kernel launch per step.
+        shape = ops.shape(values)
+        blocks = ops.reshape(values, (-1, 3, self.units))  # (n, 3, units)
+        centred = blocks - ops.mean(blocks, axis=-1, keepdims=True)
+        variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)  # (n, 3, 1)
+        normalized = ops.reshape(centred * ops.rsqrt(variance + self.epsilon), shape)
+        return normalized * gamma + beta
 
     def project_inputs(self, inputs):
         # inputs: (..., input_dim) -> (..., 3 * units) = [a_z, a_r, a_h]
@@ -100,10 +102,11 @@ class LayerNormGRUCell(HoistedCell):
             recurrent = self._normalize(recurrent, self.recurrent_gamma, self.recurrent_beta)
         else:
             recurrent = recurrent + self.bias[1]
-        z = ops.sigmoid(projected[:, :units] + recurrent[:, :units])
-        r = ops.sigmoid(projected[:, units : 2 * units] + recurrent[:, units : 2 * units])
-        candidate = ops.tanh(projected[:, 2 * units :] + r * recurrent[:, 2 * units :])
-        h = z * h_prev + (1.0 - z) * candidate  # (batch, units)
+        x_zr, x_h = ops.split(projected, [2 * units], axis=-1)  # (batch, 2u), (batch, u)
+        c_zr, c_h = ops.split(recurrent, [2 * units], axis=-1)
+        z, r = ops.split(ops.sigmoid(x_zr + c_zr), 2, axis=-1)  # (batch, units) each
+        candidate = ops.tanh(x_h + r * c_h)
+        h = candidate + z * (h_prev - candidate)  # = z h + (1 - z) h~, one op fewer
         return h, [h]
 
     def get_config(self):

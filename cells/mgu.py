@@ -22,8 +22,10 @@ class MGUCell(HoistedCell):
     The input terms `W x_t + b` are hoisted; the loop does two `(units, units)` matmuls per step
     against a GRU's `(units, 3 * units)`.
 
-    Weights: `kernel` [W_f, W_h] (input_dim, 2 * units), `recurrent_kernel` [U_f, U_h]
-    (units, 2 * units), `bias` [b_f, b_h] (2 * units,).
+    Weights: `kernel` [W_f, W_h] (input_dim, 2 * units), `forget_recurrent_kernel` U_f and
+    `recurrent_kernel` U_h (units, units) each, `bias` [b_f, b_h] (2 * units,). U_f and U_h are
+    separate variables because slicing one weight inside the loop adds a slice, and a
+    full-size slice gradient, to every step.
     """
 
     def __init__(self, units: int, **kwargs):
@@ -43,10 +45,13 @@ class MGUCell(HoistedCell):
         self.kernel = self.add_weight(
             shape=(input_shape[-1], 2 * units), name="kernel", initializer=self.kernel_initializer
         )
-        self.recurrent_kernel = self.add_weight(
-            shape=(units, 2 * units),
-            name="recurrent_kernel",
+        self.forget_recurrent_kernel = self.add_weight(
+            shape=(units, units),
+            name="forget_recurrent_kernel",
             initializer=self.recurrent_initializer,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(units, units), name="recurrent_kernel", initializer=self.recurrent_initializer
         )
         self.bias = self.add_weight(
             shape=(2 * units,), name="bias", initializer=self.bias_initializer
@@ -58,11 +63,10 @@ class MGUCell(HoistedCell):
 
     def step(self, projected, states, training=False):
         h_prev = self._previous_state(states)  # (batch, units)
-        units = self.units
-        x_f, x_h = projected[:, :units], projected[:, units:]  # (batch, units) each
-        f = ops.sigmoid(x_f + ops.matmul(h_prev, self.recurrent_kernel[:, :units]))
-        candidate = ops.tanh(x_h + ops.matmul(f * h_prev, self.recurrent_kernel[:, units:]))
-        h = (1.0 - f) * h_prev + f * candidate  # (batch, units)
+        x_f, x_h = ops.split(projected, 2, axis=-1)  # (batch, units) each
+        f = ops.sigmoid(x_f + ops.matmul(h_prev, self.forget_recurrent_kernel))
+        candidate = ops.tanh(x_h + ops.matmul(f * h_prev, self.recurrent_kernel))
+        h = h_prev + f * (candidate - h_prev)  # = (1 - f) h + f h~, one op fewer
         return h, [h]
 
     def get_config(self):

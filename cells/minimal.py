@@ -67,9 +67,9 @@ class MinimalRNNCell(HoistedCell):
 
     def step(self, projected, states, training=False):
         h_prev = self._previous_state(states)  # (batch, units)
-        latent, gate_input = projected[:, : self.units], projected[:, self.units :]
+        latent, gate_input = ops.split(projected, 2, axis=-1)  # (batch, units) each
         u = ops.sigmoid(ops.matmul(h_prev, self.recurrent_kernel) + gate_input)  # (batch, units)
-        h = u * h_prev + (1.0 - u) * latent
+        h = latent + u * (h_prev - latent)  # = u h + (1 - u) z, one op fewer
         return h, [h]
 
     def get_config(self):

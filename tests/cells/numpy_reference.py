@@ -21,9 +21,9 @@ def minimal_step(x, h, w):
 
 def mgu_step(x, h, w):
     n = h.shape[-1]
-    W, U, b = w["kernel"], w["recurrent_kernel"], w["bias"]
-    f = sigmoid(x @ W[:, :n] + h @ U[:, :n] + b[:n])
-    candidate = np.tanh(x @ W[:, n:] + (f * h) @ U[:, n:] + b[n:])
+    W, b = w["kernel"], w["bias"]
+    f = sigmoid(x @ W[:, :n] + h @ w["forget_recurrent_kernel"] + b[:n])
+    candidate = np.tanh(x @ W[:, n:] + (f * h) @ w["recurrent_kernel"] + b[n:])
     return (1.0 - f) * h + f * candidate
 
 
@@ -89,26 +89,32 @@ def conv_gru_step(x, h, w, filters, separable=False):
     f = filters
     batch, length = x.shape[0], x.shape[1]
     h = h.reshape(batch, length, f)
-    U = w["recurrent_kernel"]
     if separable:
         def conv_x(v):
             return depthwise_conv1d_same(v, w["depthwise_kernel"]) @ w["kernel"][0]
 
-        def conv_h(v, part, columns):
-            depthwise = w["recurrent_depthwise_kernel"][:, :, part : part + 1]
-            return depthwise_conv1d_same(v, depthwise) @ U[0][:, columns]
+        def conv_gates(v):
+            depthwise = depthwise_conv1d_same(v, w["gate_recurrent_depthwise_kernel"])
+            return depthwise @ w["gate_recurrent_kernel"][0]
+
+        def conv_candidate(v):
+            depthwise = depthwise_conv1d_same(v, w["recurrent_depthwise_kernel"])
+            return depthwise @ w["recurrent_kernel"][0]
     else:
         def conv_x(v):
             return conv1d_same(v, w["kernel"])
 
-        def conv_h(v, part, columns):
-            return conv1d_same(v, U[:, :, columns])
+        def conv_gates(v):
+            return conv1d_same(v, w["gate_recurrent_kernel"])
+
+        def conv_candidate(v):
+            return conv1d_same(v, w["recurrent_kernel"])
 
     xs = conv_x(x) + w["bias"]  # (batch, length, 3f)
-    gates = conv_h(h, 0, slice(0, 2 * f))
+    gates = conv_gates(h)
     z = sigmoid(xs[..., :f] + gates[..., :f])
     r = sigmoid(xs[..., f : 2 * f] + gates[..., f:])
-    candidate = np.tanh(xs[..., 2 * f :] + conv_h(r * h, 1, slice(2 * f, 3 * f)))
+    candidate = np.tanh(xs[..., 2 * f :] + conv_candidate(r * h))
     return (z * h + (1.0 - z) * candidate).reshape(batch, length * f)
 
 

@@ -57,12 +57,12 @@ def _output(cell, xs):
 # (cell factory, step shape, weight name, columns of that gate) for every gate of every cell.
 GATES = [
     (lambda: MinimalRNNCell(5), (4,), "recurrent_kernel", slice(0, 5), "u"),
-    (lambda: MGUCell(5), (4,), "recurrent_kernel", slice(0, 5), "f"),
+    (lambda: MGUCell(5), (4,), "forget_recurrent_kernel", slice(0, 5), "f"),
     (lambda: LayerNormGRUCell(5), (4,), "recurrent_kernel", slice(0, 5), "z"),
     (lambda: LayerNormGRUCell(5), (4,), "recurrent_kernel", slice(5, 10), "r"),
-    (lambda: ConvGRU1DCell(3, 3), (6, 2), "recurrent_kernel", slice(0, 3), "z"),
-    (lambda: ConvGRU1DCell(3, 3), (6, 2), "recurrent_kernel", slice(3, 6), "r"),
-    (lambda: ConvGRU1DCell(3, 3, separable=True), (6, 2), "recurrent_kernel", slice(3, 6), "r"),
+    (lambda: ConvGRU1DCell(3, 3), (6, 2), "gate_recurrent_kernel", slice(0, 3), "z"),
+    (lambda: ConvGRU1DCell(3, 3), (6, 2), "gate_recurrent_kernel", slice(3, 6), "r"),
+    (lambda: ConvGRU1DCell(3, 3, separable=True), (6, 2), "gate_recurrent_kernel", slice(3, 6), "r"),
 ]
 
 
@@ -99,9 +99,7 @@ def test_conv_reset_gate_multiplies_the_state():
     cell.bias.assign(bias)
     closed = _output(cell, xs)
     original = np.asarray(cell.recurrent_kernel).copy()
-    kernel = original.copy()
-    kernel[..., 6:] = 0.0
-    cell.recurrent_kernel.assign(kernel)
+    cell.recurrent_kernel.assign(np.zeros_like(original))  # U_h = 0
     np.testing.assert_allclose(_output(cell, xs), closed, atol=1e-5)
     # Opened (r = 1) with U_h back in place, the state reaches the candidate again.
     cell.recurrent_kernel.assign(original)

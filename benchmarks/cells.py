@@ -1,0 +1,126 @@
+"""Milliseconds per training step of every cell variant, against `keras.layers.GRU` in the same run.
+
+    python benchmarks/cells.py                       # TensorFlow, batch 64, 100 steps, 8 features, 64 units
+    python benchmarks/cells.py --backend jax --jit
+    python benchmarks/cells.py --batch 256 --steps 200 --features 64 --units 256   # the GPU setting
+
+Each model is one recurrent layer (the layer `cells.build_model` uses for the variant) and a
+Dense(1) head, trained with Adam on MSE. `keras.layers.GRU` is timed first and last and the
+ratios use the mean of the two, because machines here are noisy: compare ratios from one run,
+never absolute times across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+# This file is named like the package it measures: drop its own folder from the path so that
+# `import cells` finds the package (at the repository root), not this script.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+sys.path.insert(0, os.path.dirname(_HERE))
+
+VARIANTS = ("gru", "minimal", "mgu", "layernorm", "convgru", "sepconvgru", "gru+bahdanau")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=100, help="time steps per sequence")
+    parser.add_argument("--features", type=int, default=8)
+    parser.add_argument("--units", type=int, default=64)
+    parser.add_argument("--iterations", type=int, default=20, help="timed training steps")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed training steps first")
+    parser.add_argument("--jit", action="store_true", help="compile with jit_compile=True (XLA)")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    return parser.parse_args(argv)
+
+
+def build(name: str, args):
+    import keras
+
+    from cells import Architecture
+    from cells.recurrent import attention_layer, recurrent_layer
+
+    inputs = keras.Input((args.steps, args.features))
+    if name == "keras.layers.GRU":
+        x = keras.layers.GRU(args.units)(inputs)
+    else:
+        variant, _, attention = name.partition("+")
+        arch = Architecture(
+            variant=variant,
+            units=args.units,
+            attention=attention or "none",
+            attention_units=args.units,
+        )
+        x = inputs
+        if variant in ("convgru", "sepconvgru"):
+            # One channel per feature position, as build_model does for (batch, time, features).
+            x = keras.layers.Reshape((args.steps, args.features, 1))(x)
+        make = attention_layer if attention else recurrent_layer
+        x = make(arch, return_sequences=False, name="recurrent")(x)
+    model = keras.Model(inputs, keras.layers.Dense(1)(x))
+    model.compile(optimizer="adam", loss="mse", jit_compile=bool(args.jit))
+    return model
+
+
+def time_training_step(model, x, y, args) -> float:
+    for _ in range(args.warmup):
+        model.train_on_batch(x, y)
+    start = time.perf_counter()
+    for _ in range(args.iterations):
+        model.train_on_batch(x, y)
+    return 1000.0 * (time.perf_counter() - start) / args.iterations
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    os.environ["KERAS_BACKEND"] = args.backend
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(args.batch, args.steps, args.features)).astype("float32")
+    y = rng.normal(size=(args.batch, 1)).astype("float32")
+
+    def measure(name):
+        model = build(name, args)
+        return time_training_step(model, x, y, args), model.count_params()
+
+    baseline_first, baseline_params = measure("keras.layers.GRU")
+    rows = [(name, *measure(name)) for name in args.variants]
+    baseline_last, _ = measure("keras.layers.GRU")
+    baseline = (baseline_first + baseline_last) / 2.0
+
+    print(
+        f"backend={args.backend} jit={args.jit} batch={args.batch} steps={args.steps} "
+        f"features={args.features} units={args.units} iterations={args.iterations} "
+        f"device={_device(args.backend)}"
+    )
+    print(f"keras.layers.GRU: {baseline_first:.1f} ms first, {baseline_last:.1f} ms last")
+    print(f"| {'variant':<16} | {'ms / step':>9} | {'params':>8} | {'vs layers.GRU':>13} |")
+    print(f"|{'-' * 18}|{'-' * 11}|{'-' * 10}|{'-' * 15}|")
+    print(f"| {'keras.layers.GRU':<16} | {baseline:>9.1f} | {baseline_params:>8} | {1.0:>12.2f}x |")
+    for name, ms, params in rows:
+        print(f"| {name:<16} | {ms:>9.1f} | {params:>8} | {ms / baseline:>12.2f}x |")
+    return 0
+
+
+def _device(backend: str) -> str:
+    if backend == "jax":
+        import jax
+
+        return jax.devices()[0].platform
+    import tensorflow as tf
+
+    return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
