@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
+
+# benchmarks/cells.py (another benchmark) would shadow the `cells` package for a script run from here.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
 SPACE = {"cell": ["gru", "minimal", "mgu"], "units": [8, 16, 32], "learning_rate": {"min": 1e-3, "max": 1e-2, "log": True}}
 

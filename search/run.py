@@ -57,7 +57,8 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
     results_dir = Path(spec.results_dir).resolve()
     results_dir.mkdir(parents=True, exist_ok=True)
     _log_to_file(results_dir / "search.log")
-    console = console or Console(quiet=quiet)
+    # --quiet drops the live table; the short final summary is still printed.
+    console = console or Console()
     log.info("search %s: preparing data %s", spec.name, spec.data.source)
     task = prepare(spec.data, s.seed)
 

@@ -151,8 +151,24 @@ def print_summary(console, result, spec) -> None:
     console.print(f"{verdict}: {result.champion_reason}")
     name = spec.tracking.registered_model
     ref = f"{name}@champion" if result.champion else f"{name}/{result.version}"
-    console.print(f"pull it with: [bold]gru-search pull {ref} -o models/{spec.name}[/bold]")
-    console.print(f"log: {Path(result.results_dir) / 'search.log'}; browse: gru-search ui")
+    uri = _uri_option(result.tracking_uri)
+    console.print(f"pull it with: [bold]gru-search pull {ref} -o models/{spec.name}{uri}[/bold]")
+    console.print(f"log: {Path(result.results_dir) / 'search.log'}; browse: gru-search ui{uri}")
+
+
+def _uri_option(uri: str) -> str:
+    """` --tracking-uri URI` unless the CLI's default (./mlflow.db here, or $MLFLOW_TRACKING_URI) finds it."""
+    import os
+
+    from search.registry import DEFAULT_TRACKING_URI
+    from search.tracking import resolve_uri
+
+    default = resolve_uri(os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI))
+    if uri == default:
+        return ""
+    if uri.startswith("sqlite:///"):
+        uri = "sqlite:///" + os.path.relpath(uri[len("sqlite:///"):])
+    return f" --tracking-uri {uri}"
 
 
 def _fmt(value) -> str:
