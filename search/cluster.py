@@ -128,7 +128,9 @@ def _default_client(address: str):
     try:
         return JobSubmissionClient(address, headers=headers)
     except (ConnectionError, RuntimeError) as error:
-        raise ClusterError(f"The Ray cluster at {address} refused the connection: {error}") from error
+        raise ClusterError(
+            f"The Ray cluster at {address} refused the connection: {error}"
+        ) from error
 
 
 class Cluster:
@@ -159,13 +161,17 @@ class Cluster:
                 metadata=metadata,
             )
         except (ConnectionError, RuntimeError, ValueError) as error:
-            raise ClusterError(f"The Ray cluster at {self.address} refused the job: {error}") from error
+            raise ClusterError(
+                f"The Ray cluster at {self.address} refused the job: {error}"
+            ) from error
 
     def jobs(self) -> list[Job]:
         """Our search jobs (submitted by `gru-search launch`), oldest first."""
         details = self._call(self._client.list_jobs)
         jobs = [
-            _job(d) for d in details if getattr(d, "submission_id", None) and METADATA_KEY in (d.metadata or {})
+            _job(d)
+            for d in details
+            if getattr(d, "submission_id", None) and METADATA_KEY in (d.metadata or {})
         ]
         return sorted(jobs, key=lambda job: job.start_time or 0)
 

@@ -26,13 +26,17 @@ def read_mapping(spec_path: str | Path) -> dict:
     """The spec file as a YAML mapping; SpecError when it cannot be read."""
     path = Path(spec_path)
     if not path.is_file() or not os.access(path, os.R_OK):
-        raise SpecError(f"The spec file {str(path)!r} does not exist or cannot be read; check the path.")
+        raise SpecError(
+            f"The spec file {str(path)!r} does not exist or cannot be read; check the path."
+        )
     try:
         mapping = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise SpecError(f"The spec file {str(path)!r} is not readable YAML: {error}") from error
     if not isinstance(mapping, dict):
-        raise SpecError(f"The spec file {str(path)!r} must hold a mapping, but it holds {type(mapping).__name__}.")
+        raise SpecError(
+            f"The spec file {str(path)!r} must hold a mapping, but it holds {type(mapping).__name__}."
+        )
     return mapping
 
 
@@ -69,7 +73,9 @@ def stage(spec_path: str | Path, results_dir: str | None = None) -> Path:
         # (num_cpus sizes a local Ray only, and Ray refuses it when joining a cluster).
         ray_section = {k: v for k, v in (mapping.get("ray") or {}).items() if k != "num_cpus"}
         mapping["ray"] = {**ray_section, "address": "auto"}
-        (folder / STAGED_SPEC).write_text(yaml.safe_dump(mapping, sort_keys=False), encoding="utf-8")
+        (folder / STAGED_SPEC).write_text(
+            yaml.safe_dump(mapping, sort_keys=False), encoding="utf-8"
+        )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -8,7 +8,9 @@ from search import cluster
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--address", help=f"the Ray job API, http://HEAD:8265 (default: ${cluster.ADDRESS_ENV})")
+    parser.add_argument(
+        "--address", help=f"the Ray job API, http://HEAD:8265 (default: ${cluster.ADDRESS_ENV})"
+    )
 
 
 def run(args) -> int:
@@ -17,10 +19,15 @@ def run(args) -> int:
         print("No search jobs on this cluster; start one with `gru-search launch SPEC`.")
         return 0
     rows = [("JOB", "STATUS", "SPEC", "STARTED")]
-    rows += [(j.job_id, j.status, j.metadata.get(cluster.METADATA_KEY, ""), when(j.start_time)) for j in jobs]
+    rows += [
+        (j.job_id, j.status, j.metadata.get(cluster.METADATA_KEY, ""), when(j.start_time))
+        for j in jobs
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
     return 0
 
 

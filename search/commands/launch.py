@@ -18,7 +18,9 @@ from search import cluster, staging
 
 def add_arguments(parser) -> None:
     parser.add_argument("spec", help="the search spec (YAML)")
-    parser.add_argument("--address", help=f"the Ray job API, http://HEAD:8265 (default: ${cluster.ADDRESS_ENV})")
+    parser.add_argument(
+        "--address", help=f"the Ray job API, http://HEAD:8265 (default: ${cluster.ADDRESS_ENV})"
+    )
     parser.add_argument(
         "--results-dir",
         help="where Ray Tune keeps trial results on the cluster: a folder every node shares "
@@ -29,7 +31,9 @@ def add_arguments(parser) -> None:
         action="store_true",
         help="do not check from here that the tracking server answers (when only the cluster can reach it)",
     )
-    parser.add_argument("--follow", action="store_true", help="stream the job's log and wait for it to end")
+    parser.add_argument(
+        "--follow", action="store_true", help="stream the job's log and wait for it to end"
+    )
 
 
 def run(args) -> int:

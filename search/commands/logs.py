@@ -9,8 +9,12 @@ from search import cluster
 
 def add_arguments(parser) -> None:
     parser.add_argument("job", help="the job id `gru-search launch` printed")
-    parser.add_argument("--follow", "-f", action="store_true", help="keep printing until the job ends")
-    parser.add_argument("--address", help=f"the Ray job API, http://HEAD:8265 (default: ${cluster.ADDRESS_ENV})")
+    parser.add_argument(
+        "--follow", "-f", action="store_true", help="keep printing until the job ends"
+    )
+    parser.add_argument(
+        "--address", help=f"the Ray job API, http://HEAD:8265 (default: ${cluster.ADDRESS_ENV})"
+    )
 
 
 def run(args) -> int:

@@ -8,7 +8,9 @@ from search.commands.jobs import when
 
 def add_arguments(parser) -> None:
     parser.add_argument("job", help="the job id `gru-search launch` printed")
-    parser.add_argument("--address", help=f"the Ray job API, http://HEAD:8265 (default: ${cluster.ADDRESS_ENV})")
+    parser.add_argument(
+        "--address", help=f"the Ray job API, http://HEAD:8265 (default: ${cluster.ADDRESS_ENV})"
+    )
 
 
 def run(args) -> int:

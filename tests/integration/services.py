@@ -229,7 +229,9 @@ def mlflow_server(backend_store_uri: str, timeout: float = 180.0) -> Iterator[Ml
                                    start_new_session=True)  # fmt: skip
     uri = f"http://127.0.0.1:{port}"
     try:
-        _wait(lambda: http_ok(uri + stack.MLFLOW_HEALTH_PATH), "mlflow server", timeout, process, log)
+        _wait(
+            lambda: http_ok(uri + stack.MLFLOW_HEALTH_PATH), "mlflow server", timeout, process, log
+        )
         yield MlflowServer(uri, artifacts, log)
     finally:
         _end_group(process)
@@ -291,7 +293,9 @@ def list_nodes(dashboard_url: str, token: str) -> list[dict]:
 def job_actors(dashboard_url: str, token: str, submission_id: str) -> list[dict]:
     """The actors a submitted job created (class_name, node_id, state, ...), alive or dead."""
     ray_job_id = _get_json(f"{dashboard_url}/api/jobs/{submission_id}", token)["job_id"]
-    query = f"limit=1000&detail=1&filter_keys=job_id&filter_predicates=%3D&filter_values={ray_job_id}"
+    query = (
+        f"limit=1000&detail=1&filter_keys=job_id&filter_predicates=%3D&filter_values={ray_job_id}"
+    )
     return _get_json(f"{dashboard_url}/api/v0/actors?{query}", token)["data"]["result"]["result"]
 
 

@@ -106,4 +106,7 @@ def test_a_wrong_token_is_one_sentence(ray_head, capsys, monkeypatch):
     monkeypatch.setenv("RAY_AUTH_TOKEN", "not-the-token")
     assert main(["jobs", "--address", ray_head.dashboard_url]) == 2
     err = capsys.readouterr().err
-    assert "uses token authentication and this machine sent a token it rejected (HTTP 403); set RAY_AUTH_TOKEN" in err
+    assert (
+        "uses token authentication and this machine sent a token it rejected (HTTP 403); set RAY_AUTH_TOKEN"
+        in err
+    )

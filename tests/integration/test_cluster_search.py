@@ -24,7 +24,12 @@ from search import cluster
 from search.cli import main
 from tests.integration import services
 
-pytestmark = [pytest.mark.integration, pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1500)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.cluster,
+    pytest.mark.slow,
+    pytest.mark.timeout(1500),
+]
 
 SEARCH_TIMEOUT_S = 900
 TRIAL_ACTOR_CLASSES = {"ImplicitFunc"}  # Ray Tune's actor for a function trainable
@@ -35,7 +40,10 @@ def stack():
     if services.postgres_bin_dir() is None and os.environ.get("CI") != "true":
         pytest.skip("PostgreSQL binaries are not installed (.ci/install-services installs them)")
     # Under CI a missing binary is an error raised by services.postgres(), never a skip.
-    with services.tracking_stack() as (database, server), services.ray_cluster(num_nodes=2, cpus_per_node=1) as ray:
+    with (
+        services.tracking_stack() as (database, server),
+        services.ray_cluster(num_nodes=2, cpus_per_node=1) as ray,
+    ):
         yield database, server, ray
 
 
@@ -43,7 +51,12 @@ def _write_spec(folder, name: str, server_uri: str, *, max_trials: int, max_epoc
     spec = {
         "name": name,
         "data": {"source": "aeon:UnitTest", "task": "classification", "validation": 0.25},
-        "space": {"cell": ["gru", "minimal"], "units": [4, 8], "learning_rate": 0.01, "batch_size": 8},
+        "space": {
+            "cell": ["gru", "minimal"],
+            "units": [4, 8],
+            "learning_rate": 0.01,
+            "batch_size": 8,
+        },
         "search": {
             "algorithm": "random",
             "scheduler": "fifo",
@@ -64,7 +77,10 @@ def _write_spec(folder, name: str, server_uri: str, *, max_trials: int, max_epoc
 
 
 def _launch(spec: str, ray, results_dir, capsys) -> str:
-    assert main(["launch", spec, "--address", ray.dashboard_url, "--results-dir", str(results_dir)]) == 0
+    assert (
+        main(["launch", spec, "--address", ray.dashboard_url, "--results-dir", str(results_dir)])
+        == 0
+    )
     out = capsys.readouterr().out
     job_id = re.search(r"Submitted job (\S+) to ", out).group(1)
     assert f"{ray.dashboard_url}/#/jobs/{job_id}" in out
@@ -106,10 +122,12 @@ def test_a_launched_search_runs_on_both_nodes_and_lands_in_postgres(stack, tmp_p
             "SELECT run_uuid, status FROM runs WHERE experiment_id = %s", (int(experiment.experiment_id),)
         ).fetchall())  # fmt: skip
         nested = connection.execute(
-            "SELECT count(*) FROM tags WHERE key = 'mlflow.parentRunId' AND value = %s", (parent.info.run_id,)
+            "SELECT count(*) FROM tags WHERE key = 'mlflow.parentRunId' AND value = %s",
+            (parent.info.run_id,),
         ).fetchone()[0]
         aliases = connection.execute(
-            "SELECT version FROM registered_model_aliases WHERE name = %s AND alias = 'champion'", ("cluster-e2e",)
+            "SELECT version FROM registered_model_aliases WHERE name = %s AND alias = 'champion'",
+            ("cluster-e2e",),
         ).fetchall()
     assert stored == {r.info.run_id: r.info.status for r in runs}
     assert nested == 4
@@ -119,7 +137,10 @@ def test_a_launched_search_runs_on_both_nodes_and_lands_in_postgres(stack, tmp_p
     champion = client.get_model_version_by_alias("cluster-e2e", "champion")
     assert str(champion.version) == str(aliases[0][0])
     out_dir = tmp_path / "pulled"
-    assert main(["pull", "cluster-e2e@champion", "-o", str(out_dir), "--tracking-uri", server.uri]) == 0
+    assert (
+        main(["pull", "cluster-e2e@champion", "-o", str(out_dir), "--tracking-uri", server.uri])
+        == 0
+    )
     from search.data import prepare
     from search.data.metrics import evaluate
     from search.registry import load_model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import types
 from pathlib import Path
 
@@ -24,8 +25,19 @@ class FakeJobClient:
 
     def submit_job(self, *, entrypoint, submission_id, runtime_env, metadata):
         working_dir = Path(runtime_env["working_dir"])
-        files = {str(p.relative_to(working_dir)): p.read_bytes() for p in working_dir.rglob("*") if p.is_file()}
-        self.submitted.append({"entrypoint": entrypoint, "runtime_env": runtime_env, "metadata": metadata, "files": files})
+        files = {
+            str(p.relative_to(working_dir)): p.read_bytes()
+            for p in working_dir.rglob("*")
+            if p.is_file()
+        }
+        self.submitted.append(
+            {
+                "entrypoint": entrypoint,
+                "runtime_env": runtime_env,
+                "metadata": metadata,
+                "files": files,
+            }
+        )
         self.jobs[submission_id] = _details(submission_id, "PENDING", entrypoint, metadata)
         return submission_id
 
@@ -43,12 +55,13 @@ class FakeJobClient:
         self.get_job_info(job_id)
         return "line 1\nline 2\n"
 
-    async def _tail(self):
+    async def _tail(self, job_id):
         for chunk in ("a\n", "b\n"):
             yield chunk
+        self.jobs[job_id].status = "SUCCEEDED"
 
     def tail_job_logs(self, job_id):
-        return self._tail()
+        return self._tail(job_id)
 
     def stop_job(self, job_id):
         self.get_job_info(job_id)
@@ -84,16 +97,27 @@ def test_address_comes_from_the_flag_then_the_environment(monkeypatch):
     assert cluster.resolve_address(None) == "http://head:8265"
     assert cluster.resolve_address("https://other:443") == "https://other:443"
     monkeypatch.delenv(cluster.ADDRESS_ENV)
-    with pytest.raises(ClusterError, match=r"pass --address http://HEAD:8265 or set RAY_ADDRESS\.$"):
+    with pytest.raises(
+        ClusterError, match=r"pass --address http://HEAD:8265 or set RAY_ADDRESS\.$"
+    ):
         cluster.resolve_address(None)
-    with pytest.raises(ClusterError, match="is a Ray client address, but jobs are submitted to the dashboard"):
+    with pytest.raises(
+        ClusterError, match="is a Ray client address, but jobs are submitted to the dashboard"
+    ):
         cluster.resolve_address("ray://head:10001")
 
 
-@pytest.mark.parametrize("uri", ["sqlite:////tmp/mlflow.db", "sqlite:///mlflow.db", "file:/tmp/mlruns", "/tmp/mlruns"])
+@pytest.mark.parametrize(
+    "uri", ["sqlite:////tmp/mlflow.db", "sqlite:///mlflow.db", "file:/tmp/mlruns", "/tmp/mlruns"]
+)
 def test_a_store_on_this_machine_is_refused_for_a_cluster_with_the_fix(uri):
-    with pytest.raises(TrackingError, match="cannot share; set tracking.uri to an MLflow server such as http://mlflow:5000"):
-        cluster.check_tracking_uri(uri, probe=lambda url: pytest.fail("must not probe a local store"))
+    with pytest.raises(
+        TrackingError,
+        match="cannot share; set tracking.uri to an MLflow server such as http://mlflow:5000",
+    ):
+        cluster.check_tracking_uri(
+            uri, probe=lambda url: pytest.fail("must not probe a local store")
+        )
 
 
 def test_a_tracking_server_that_does_not_answer_is_refused():
@@ -115,8 +139,13 @@ def test_a_tracking_server_that_does_not_answer_is_refused():
 
 
 def test_a_cluster_that_does_not_answer_is_one_error(monkeypatch):
-    monkeypatch.setattr(cluster, "probe", lambda url, timeout=5.0, headers=None: "Connection refused")
-    with pytest.raises(ClusterError, match=r"^The Ray cluster at http://head:8265 is not answering \(Connection refused\); start it "):
+    monkeypatch.setattr(
+        cluster, "probe", lambda url, timeout=5.0, headers=None: "Connection refused"
+    )
+    with pytest.raises(
+        ClusterError,
+        match=r"^The Ray cluster at http://head:8265 is not answering \(Connection refused\); start it ",
+    ):
         cluster.Cluster("head:8265")
 
 
@@ -142,7 +171,10 @@ def test_a_local_data_file_travels_with_the_spec(tmp_path):
     spec = _spec(tmp_path, data={"source": "in/cases.npz", "task": "classification"})
     folder = staging.stage(spec, results_dir="/ray_results")
     try:
-        assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == ["data/cases.npz", "spec.yaml"]
+        assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == [
+            "data/cases.npz",
+            "spec.yaml",
+        ]
         staged = yaml.safe_load((folder / "spec.yaml").read_text())
         assert staged["data"] == {"source": "data/cases.npz", "task": "classification"}
         assert staged["results_dir"] == "/ray_results"
@@ -150,29 +182,36 @@ def test_a_local_data_file_travels_with_the_spec(tmp_path):
         assert staged["tracking"] == {"uri": "http://mlflow:5000"}
         assert (folder / "data" / "cases.npz").read_bytes() == b"not really npz"
     finally:
-        import shutil
-
         shutil.rmtree(folder)
 
 
 def test_a_builtin_dataset_needs_no_copy(tmp_path):
     folder = staging.stage(_spec(tmp_path))
-    assert [p.name for p in folder.iterdir()] == ["spec.yaml"]
-    assert yaml.safe_load((folder / "spec.yaml").read_text())["data"]["source"] == "aeon:UnitTest"
+    try:
+        assert [p.name for p in folder.iterdir()] == ["spec.yaml"]
+        assert (
+            yaml.safe_load((folder / "spec.yaml").read_text())["data"]["source"] == "aeon:UnitTest"
+        )
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_unreadable_spec_and_data_are_one_error_each(tmp_path):
     with pytest.raises(SpecError, match=r"does not exist or cannot be read; check the path\.$"):
         staging.stage(tmp_path / "missing.yaml")
     spec = _spec(tmp_path, data={"source": "gone.csv", "task": "classification"})
-    with pytest.raises(DataError, match=r"named by data.source does not exist or cannot be read; fix data.source"):
+    with pytest.raises(
+        DataError, match=r"named by data.source does not exist or cannot be read; fix data.source"
+    ):
         staging.stage(spec)
 
 
 # -- the verbs, end to end through the CLI on the fake -------------------------------------------
 
 
-def test_launch_submits_the_staged_spec_and_says_where_to_watch(fake, tmp_path, capsys, monkeypatch):
+def test_launch_submits_the_staged_spec_and_says_where_to_watch(
+    fake, tmp_path, capsys, monkeypatch
+):
     spec = _spec(tmp_path)
     assert main(["launch", str(spec), "--address", "http://head:8265"]) == 0
     (client,) = fake
@@ -180,7 +219,10 @@ def test_launch_submits_the_staged_spec_and_says_where_to_watch(fake, tmp_path, 
     assert job["entrypoint"] == "gru-search run spec.yaml"
     assert job["runtime_env"]["env_vars"] == {"RAY_JOB_STOP_WAIT_TIME_S": str(cluster.STOP_GRACE_S)}
     assert yaml.safe_load(job["files"]["spec.yaml"])["ray"] == {"address": "auto"}
-    assert job["metadata"] == {cluster.METADATA_KEY: "Cluster_Test.1", "tracking_uri": "http://mlflow:5000"}
+    assert job["metadata"] == {
+        cluster.METADATA_KEY: "Cluster_Test.1",
+        "tracking_uri": "http://mlflow:5000",
+    }
     assert not Path(job["runtime_env"]["working_dir"]).exists(), "the staged folder is removed"
     out = capsys.readouterr().out
     (job_id,) = client.jobs
@@ -193,9 +235,14 @@ def test_launch_checks_everything_before_submitting(fake, tmp_path, capsys, monk
     spec = _spec(tmp_path, tracking={"uri": "sqlite:///mlflow.db"})
     assert main(["launch", str(spec), "--address", "http://head:8265"]) == 2
     assert "cannot share; set tracking.uri to an MLflow server" in capsys.readouterr().err
-    monkeypatch.setattr(cluster, "probe", lambda url, timeout=5.0, headers=None: "Connection refused")
+    monkeypatch.setattr(
+        cluster, "probe", lambda url, timeout=5.0, headers=None: "Connection refused"
+    )
     assert main(["launch", str(_spec(tmp_path)), "--address", "http://head:8265"]) == 2
-    assert "error: The MLflow tracking server at http://mlflow:5000 is not answering" in capsys.readouterr().err
+    assert (
+        "error: The MLflow tracking server at http://mlflow:5000 is not answering"
+        in capsys.readouterr().err
+    )
     assert main(["launch", str(tmp_path / "nope.yaml"), "--address", "http://head:8265"]) == 2
     assert "does not exist or cannot be read" in capsys.readouterr().err
     assert all(not client.submitted for client in fake)
@@ -203,7 +250,12 @@ def test_launch_checks_everything_before_submitting(fake, tmp_path, capsys, monk
 
 def test_jobs_lists_only_search_jobs(fake, capsys, tmp_path):
     target = cluster.Cluster("http://head:8265")
-    target.submit("gru-search run spec.yaml", str(tmp_path), submission_id="gru-search-a-1", metadata={cluster.METADATA_KEY: "a"})
+    target.submit(
+        "gru-search run spec.yaml",
+        str(tmp_path),
+        submission_id="gru-search-a-1",
+        metadata={cluster.METADATA_KEY: "a"},
+    )
     assert [job.job_id for job in target.jobs()] == ["gru-search-a-1"]
     assert main(["jobs", "--address", "http://head:8265"]) == 0
     out = capsys.readouterr().out
@@ -214,7 +266,10 @@ def test_status_logs_and_stop_of_an_unknown_job_are_one_sentence(fake, capsys):
     for verb in ("status", "logs", "stop"):
         assert main([verb, "nope", "--address", "http://head:8265"]) == 2
         err = capsys.readouterr().err
-        assert err == "error: There is no job 'nope' on the Ray cluster at http://head:8265; `gru-search jobs` lists the jobs there.\n"
+        assert (
+            err
+            == "error: There is no job 'nope' on the Ray cluster at http://head:8265; `gru-search jobs` lists the jobs there.\n"
+        )
 
 
 def test_follow_streams_until_the_log_ends(fake, tmp_path):
@@ -237,7 +292,18 @@ def test_the_token_is_found_where_ray_looks_and_sent(monkeypatch, tmp_path):
     assert cluster.auth_headers() == {"Authorization": "Bearer from-path"}
     monkeypatch.setenv("RAY_AUTH_TOKEN", "from-env")
     sent = []
-    monkeypatch.setattr(cluster, "probe", lambda url, timeout=5.0, headers=None: sent.append(headers) or "HTTP 401")
-    with pytest.raises(ClusterError, match=r"uses token authentication and this machine sent no token \(HTTP 401\); set RAY_AUTH_TOKEN to the cluster's token"):
+    monkeypatch.setattr(
+        cluster, "probe", lambda url, timeout=5.0, headers=None: sent.append(headers) or "HTTP 401"
+    )
+    with pytest.raises(
+        ClusterError,
+        match=r"uses token authentication and this machine sent no token \(HTTP 401\); set RAY_AUTH_TOKEN to the cluster's token",
+    ):
         cluster.Cluster("http://head:8265")
     assert sent == [{"Authorization": "Bearer from-env"}]
+
+
+def test_launch_follow_streams_the_log_and_exits_with_the_job(fake, tmp_path, capsys):
+    assert main(["launch", str(_spec(tmp_path)), "--address", "http://head:8265", "--follow"]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("a\nb\nJob " + next(iter(fake[0].jobs)) + " SUCCEEDED\n")

@@ -68,7 +68,10 @@ def validator():
 
 
 def _errors(validator, document) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(document)
+    ]
 
 
 def test_the_compose_file_matches_the_compose_specification(compose, validator):
@@ -95,11 +98,15 @@ def test_a_missing_password_is_refused_before_anything_starts(env):
 def test_mlflow_runs_the_same_server_command_as_the_ci_test(compose):
     mlflow = compose["services"]["mlflow"]
     values = stack.bind(stack.MLFLOW_SERVER, mlflow["command"])
-    assert re.fullmatch(r"postgresql\+psycopg://mlflow:[^@]+@postgres:5432/mlflow", values["backend_store_uri"])
+    assert re.fullmatch(
+        r"postgresql\+psycopg://mlflow:[^@]+@postgres:5432/mlflow", values["backend_store_uri"]
+    )
     assert f"mlflow-artifacts:{values['artifacts_destination']}" in mlflow["volumes"]
     assert mlflow["ports"] == [f"5000:{values['port']}"]
     assert f"mlflow:{values['port']}" in values["allowed_hosts"].split(",")
-    probe = stack.render(stack.HTTP_PROBE, url=f"http://localhost:{values['port']}{stack.MLFLOW_HEALTH_PATH}")
+    probe = stack.render(
+        stack.HTTP_PROBE, url=f"http://localhost:{values['port']}{stack.MLFLOW_HEALTH_PATH}"
+    )
     assert mlflow["healthcheck"]["test"] == ["CMD", *probe]
     # The CI test's server: the same template, other values.
     local = services.mlflow_argv("postgresql+psycopg://u@127.0.0.1:5/db", Path("/tmp/a"), 5001)
@@ -114,11 +121,13 @@ def test_ray_nodes_run_the_same_start_commands_as_the_ci_test(compose):
     assert f"8265:{head_values['dashboard_port']}" in head["ports"]
     assert f"10001:{head_values['client_port']}" in head["ports"]
     probe = stack.render(
-        stack.HTTP_PROBE, url=f"http://localhost:{head_values['dashboard_port']}{stack.RAY_DASHBOARD_HEALTH_PATH}"
+        stack.HTTP_PROBE,
+        url=f"http://localhost:{head_values['dashboard_port']}{stack.RAY_DASHBOARD_HEALTH_PATH}",
     )
     assert head["healthcheck"]["test"] == ["CMD", *probe]
     probe = stack.render(
-        stack.HTTP_PROBE, url=f"http://localhost:{worker_values['agent_listen_port']}{stack.RAY_NODE_HEALTH_PATH}"
+        stack.HTTP_PROBE,
+        url=f"http://localhost:{worker_values['agent_listen_port']}{stack.RAY_NODE_HEALTH_PATH}",
     )
     assert worker["healthcheck"]["test"] == ["CMD", *probe]
     for template in (stack.RAY_HEAD, stack.RAY_WORKER):
@@ -151,19 +160,28 @@ def test_credentials_come_only_from_the_env_file(env):
 def test_workers_scale_and_share_the_results_volume(compose, env):
     head, worker = compose["services"]["ray-head"], compose["services"]["ray-worker"]
     assert "container_name" not in worker and "ports" not in worker
-    assert "ray-results:/ray_results" in head["volumes"] and "ray-results:/ray_results" in worker["volumes"]
+    assert (
+        "ray-results:/ray_results" in head["volumes"]
+        and "ray-results:/ray_results" in worker["volumes"]
+    )
     for node in (head, worker):
         assert node["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
         assert node["environment"]["RAY_ADDRESS"] == "http://ray-head:8265"
         # Token authentication on, in the stack and in the CI test's cluster alike.
-        assert node["environment"]["RAY_AUTH_MODE"] == services._ray_env("t", None)["RAY_AUTH_MODE"] == "token"
+        assert (
+            node["environment"]["RAY_AUTH_MODE"]
+            == services._ray_env("t", None)["RAY_AUTH_MODE"]
+            == "token"
+        )
         assert node["environment"]["RAY_AUTH_TOKEN"] == env["RAY_AUTH_TOKEN"]
         assert node["build"] == "." and node["image"] == compose["services"]["mlflow"]["image"]
 
 
 def test_one_image_installs_the_project_at_build_time(compose):
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert [line for line in dockerfile.splitlines() if line.startswith("FROM ")] == ["FROM python:3.11-slim"]
+    assert [line for line in dockerfile.splitlines() if line.startswith("FROM ")] == [
+        "FROM python:3.11-slim"
+    ]
     assert "RUN pip install ." in dockerfile
     for service in compose["services"].values():
         assert "pip" not in " ".join(map(str, service.get("command", [])))
