@@ -91,14 +91,17 @@ def check_tracking_uri(
     uri: str, *, ping: bool = True, probe: Callable[[str], str | None] | None = None
 ) -> None:
     """Raise TrackingError unless trials on every node can log to `uri` and (`ping`) it answers."""
-    scheme = uri.split(":", 1)[0].lower() if "://" in uri or uri.startswith("sqlite:") else ""
-    if scheme in ("", "file", "sqlite"):
+    lowered = uri.lower()
+    on_this_machine = lowered.startswith(("sqlite:", "file:")) or (
+        "://" not in uri and not lowered.startswith("databricks")  # a bare path is a file store
+    )
+    if on_this_machine:
         raise TrackingError(
             f"tracking.uri is {uri!r}, a store on this machine that trials on other machines "
             "cannot share; set tracking.uri to an MLflow server such as http://mlflow:5000 "
             "(the compose stack's) for a cluster run."
         )
-    if ping and scheme in ("http", "https"):
+    if ping and lowered.startswith(("http://", "https://")):
         health = uri.rstrip("/") + "/health"
         reason = (probe or globals()["probe"])(health)
         if reason is not None:

@@ -110,3 +110,26 @@ def test_a_wrong_token_is_one_sentence(ray_head, capsys, monkeypatch):
         "uses token authentication and this machine sent a token it rejected (HTTP 403); set RAY_AUTH_TOKEN"
         in err
     )
+
+
+def test_launch_refuses_a_bad_tracking_store_before_submitting(ray_head, tmp_path, capsys):
+    target = cluster.Cluster(ray_head.dashboard_url)
+    before = {job.job_id for job in target.jobs()}
+    down = f"http://127.0.0.1:{services.free_port()}"
+    for uri, message in [
+        (down, f"error: The MLflow tracking server at {down} is not answering ({down}/health: "),
+        (
+            "sqlite:///mlflow.db",
+            "a store on this machine that trials on other machines cannot share; ",
+        ),
+    ]:
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(
+            "name: refused\ndata: {source: 'aeon:UnitTest', task: classification}\n"
+            f"tracking: {{uri: '{uri}'}}\n"
+        )
+        assert main(["launch", str(spec), "--address", ray_head.dashboard_url]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(message) or message in err, err
+        assert err.count("\n") == 1
+    assert {job.job_id for job in target.jobs()} == before

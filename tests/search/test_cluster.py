@@ -136,6 +136,7 @@ def test_a_tracking_server_that_does_not_answer_is_refused():
     cluster.check_tracking_uri("http://mlflow:5000", ping=False, probe=down)  # --no-tracking-check
     cluster.check_tracking_uri("https://mlflow.example:443", probe=lambda url: None)
     cluster.check_tracking_uri("postgresql://db/mlflow", probe=down)  # shared, nothing to ping
+    cluster.check_tracking_uri("databricks", probe=down)
 
 
 def test_a_cluster_that_does_not_answer_is_one_error(monkeypatch):
