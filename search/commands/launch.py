@@ -59,6 +59,12 @@ def run(args) -> int:
     if spec.tracking.uri.startswith(("http://", "https://")):
         print(f"  MLflow UI:     {spec.tracking.uri}")
     print(f"  follow:        gru-search logs {job_id} --follow --address {target.address}")
+    if args.results_dir is None:
+        # Trials on other nodes keep their checkpoints on their own disks otherwise.
+        print(
+            "  note: Ray Tune results stay in the job's folder on the head; on several machines "
+            "pass --results-dir with a folder every node shares (the compose stack's /ray_results)."
+        )
     if not args.follow:
         return 0
     for chunk in target.follow(job_id):
