@@ -19,7 +19,8 @@ class HoistedCell(keras.layers.Layer):
 
     Subclasses set `state_size`/`output_size` (ints; Keras' `RNN` accepts nothing else),
     `projection_size` (the width `project_inputs` returns), and implement `project_inputs` and
-    `step`. Dropout is deliberately not part of the cells: the builder applies it to each layer's
+    `step`; `loop_constants` optionally derives tensors from the weights once per sequence
+    (outside the loop), which `step` receives as `constants`. Dropout is deliberately not part of the cells: the builder applies it to each layer's
     inputs, which keeps the step free of per-step random masks.
     """
 
@@ -43,12 +44,18 @@ class HoistedCell(keras.layers.Layer):
         """Everything that depends on the input only; works on one step or a whole sequence."""
         raise NotImplementedError
 
-    def step(self, projected, states, training=False):
-        """The recurrent part: `projected` is one step of `project_inputs`' output."""
+    def loop_constants(self):
+        """Tensors computed from the weights alone, once per sequence before the loop."""
+        return None
+
+    def step(self, projected, states, constants=None, training=False):
+        """The recurrent part: `projected` is one step of `project_inputs`' output and
+        `constants` is what `loop_constants` returned."""
         raise NotImplementedError
 
     def call(self, inputs, states, training=False):
-        return self.step(self.project_inputs(inputs), states, training=training)
+        projected = self.project_inputs(inputs)
+        return self.step(projected, states, self.loop_constants(), training=training)
 
     def get_initial_state(self, batch_size=None):
         return [ops.zeros((batch_size, self.state_size), dtype=self.compute_dtype)]

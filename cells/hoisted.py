@@ -7,15 +7,26 @@ import keras
 from cells.base import HoistedCell
 
 
+class _Slot:
+    """A plain holder, invisible to Keras' attribute tracking."""
+
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = None
+
+
 class _RecurrentStep(keras.layers.Layer):
     """The cell as `keras.layers.RNN` sees it inside `HoistedRNN`: only its `step`.
 
     It holds the bound method, not the cell, so the cell's weights are tracked (and saved)
-    once, under `HoistedRNN.cell`.
+    once, under `HoistedRNN.cell`. `HoistedRNN.call` puts the cell's loop constants in
+    `constants` just before the loop is traced (`keras.layers.RNN.call` has no `constants=`).
     """
 
     def __init__(self, cell: HoistedCell, **kwargs):
         super().__init__(**kwargs)
+        self.constants = _Slot()
         self._step = cell.step
         self._initial_state = cell.get_initial_state
         self.state_size = cell.state_size
@@ -28,7 +39,7 @@ class _RecurrentStep(keras.layers.Layer):
         return self._initial_state(batch_size=batch_size)
 
     def call(self, inputs, states, training=False):
-        return self._step(inputs, states, training=training)
+        return self._step(inputs, states, self.constants.value, training=training)
 
 
 @keras.saving.register_keras_serializable(package="cells", name="HoistedRNN")
@@ -109,7 +120,12 @@ class HoistedRNN(keras.layers.Layer):
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         projected = self.cell.project_inputs(sequences)  # (batch, time, projection_size)
-        return self.rnn(projected, initial_state=initial_state, mask=mask, training=training)
+        slot = self.rnn.cell.constants
+        slot.value = self.cell.loop_constants()
+        try:
+            return self.rnn(projected, initial_state=initial_state, mask=mask, training=training)
+        finally:
+            slot.value = None  # do not keep tensors of a finished trace alive
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         if self.rnn is None:

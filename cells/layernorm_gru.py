@@ -94,7 +94,7 @@ class LayerNormGRUCell(HoistedCell):
             return self._normalize(projected, self.input_gamma, self.input_beta)
         return projected + self.bias[0]
 
-    def step(self, projected, states, training=False):
+    def step(self, projected, states, constants=None, training=False):
         h_prev = self._previous_state(states)  # (batch, units)
         units = self.units
         recurrent = ops.matmul(h_prev, self.recurrent_kernel)  # (batch, 3 * units)

@@ -61,7 +61,7 @@ class MGUCell(HoistedCell):
         # inputs: (..., input_dim) -> (..., 2 * units) = [W_f x + b_f, W_h x + b_h]
         return ops.matmul(inputs, self.kernel) + self.bias
 
-    def step(self, projected, states, training=False):
+    def step(self, projected, states, constants=None, training=False):
         h_prev = self._previous_state(states)  # (batch, units)
         x_f, x_h = ops.split(projected, 2, axis=-1)  # (batch, units) each
         f = ops.sigmoid(x_f + ops.matmul(h_prev, self.forget_recurrent_kernel))

@@ -65,7 +65,7 @@ class MinimalRNNCell(HoistedCell):
         gate_input = ops.matmul(latent, self.latent_kernel) + bias_u  # (..., units)
         return ops.concatenate([latent, gate_input], axis=-1)
 
-    def step(self, projected, states, training=False):
+    def step(self, projected, states, constants=None, training=False):
         h_prev = self._previous_state(states)  # (batch, units)
         latent, gate_input = ops.split(projected, 2, axis=-1)  # (batch, units) each
         u = ops.sigmoid(ops.matmul(h_prev, self.recurrent_kernel) + gate_input)  # (batch, units)

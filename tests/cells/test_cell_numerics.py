@@ -84,3 +84,24 @@ def test_reference_catches_swapped_gates():
     swapped["kernel"] = np.concatenate([weights["kernel"][:, n:], weights["kernel"][:, :n]], axis=1)
     moved = np.abs(ref.mgu_step(x, h, weights) - ref.mgu_step(x, h, swapped)).max()
     assert moved > 0.05
+
+
+@pytest.mark.parametrize("separable", [False, True], ids=["full", "separable"])
+def test_conv_cell_banded_and_convolution_paths_agree(separable, monkeypatch):
+    import cells.conv_gru as conv_gru
+
+    case = CASES[CASE_IDS.index("sepconvgru" if separable else "convgru")]
+    cell, weights = built_cell(case, seed=10)
+    xs = case.inputs(seed=11)
+    assert cell.banded
+    banded = np.asarray(HoistedRNN(cell, return_sequences=True)(xs))
+    monkeypatch.setattr(conv_gru, "_BANDED_MAX_STATE", 0)
+    assert not cell.banded
+    convolved = np.asarray(HoistedRNN(cell, return_sequences=True)(xs))
+    expected, _ = ref.run_sequence(
+        lambda x, h: case.reference(x, h, weights),
+        xs.astype("float64"),
+        np.zeros((BATCH, cell.state_size)),
+    )
+    np.testing.assert_allclose(banded, expected, atol=ATOL)
+    np.testing.assert_allclose(convolved, expected, atol=ATOL)
