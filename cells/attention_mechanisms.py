@@ -36,8 +36,24 @@ def masked_softmax(scores, mask=None):
     return weights * ops.cast(mask, "float32")
 
 
+def score_bias(mask, dtype="float32"):
+    """0 where `mask` is True, a large negative number where it is False, (batch, T).
+
+    Added to the scores before the softmax, it gives padded steps a weight of exactly zero
+    (exp underflows) whenever a row has at least one real step; computed once per sequence,
+    it costs one addition per step instead of a select and a multiplication.
+    """
+    return ops.where(ops.cast(mask, "bool"), 0.0, _MASKED_SCORE) if mask is not None else None
+
+
 class _AttentionMechanism(keras.layers.Layer):
-    """Shared plumbing: build from (query, memory) shapes, mask, normalise scores."""
+    """Shared plumbing: the memory is prepared once, then each query is scored against it.
+
+    `prepare_memory(memory, mask)` returns a tuple holding everything that does not depend on
+    the query (keys, the padding bias, parameters in the form the score uses);
+    `alignments(query, prepared)` is the per-step work. The attention wrapper calls the first
+    outside its time loop and the second inside it.
+    """
 
     def __init__(self, units: int | None, **kwargs):
         super().__init__(**kwargs)
@@ -50,17 +66,28 @@ class _AttentionMechanism(keras.layers.Layer):
         self.units = units
         self.supports_masking = True
 
-    def memory_keys(self, memory):
-        """The query-independent part of the score, (batch, T, units); compute once per sequence."""
+    def prepare_memory(self, memory, mask=None):
+        """(score constants..., padding bias): compute once per sequence."""
+        return (*self._score_constants(memory), score_bias(mask))
+
+    def _score_constants(self, memory):
         raise NotImplementedError
 
-    def score(self, query, keys):
-        """Unnormalised scores (batch, T) of one query (batch, query_depth) against the keys."""
+    def score(self, query, prepared):
+        """Unnormalised scores (batch, T) of one query (batch, query_depth)."""
         raise NotImplementedError
 
-    def alignments(self, query, keys, memory_mask=None):
+    def alignments(self, query, prepared):
         """Attention weights (batch, T): softmax of the scores over the unpadded memory steps."""
-        weights = masked_softmax(self.score(query, keys), memory_mask)
+        scores = self.score(query, prepared)
+        if scores.dtype != "float32":  # the large negative bias needs float32's range
+            scores = ops.cast(scores, "float32")
+        if prepared[-1] is not None:
+            scores = scores + prepared[-1]
+        # Written out rather than ops.softmax: TensorFlow's fused CPU kernel took about twice
+        # as long on these small (batch, T) rows, and this runs at every step.
+        weights = ops.exp(scores - ops.max(scores, axis=-1, keepdims=True))
+        weights = weights / ops.sum(weights, axis=-1, keepdims=True)
         return ops.cast(weights, self.compute_dtype)
 
     def call(self, query, memory, mask=None):
@@ -69,8 +96,11 @@ class _AttentionMechanism(keras.layers.Layer):
         `mask` is the memory's (batch, T) mask; padded memory values are ignored.
         """
         if mask is not None:
+            mask = ops.cast(mask, "bool")
             memory = ops.where(ops.expand_dims(mask, -1), memory, ops.zeros_like(memory))
-        weights = self.alignments(query, self.memory_keys(memory), mask)
+        weights = self.alignments(query, self.prepare_memory(memory, mask))
+        if mask is not None:  # a fully padded row: zeros rather than a uniform softmax
+            weights = weights * ops.cast(mask, weights.dtype)
         context = ops.squeeze(ops.matmul(ops.expand_dims(weights, 1), memory), 1)
         return context, weights
 
@@ -120,17 +150,19 @@ class BahdanauAttention(_AttentionMechanism):
             )
             self.attention_b = self.add_weight(shape=(u,), name="attention_b", initializer="zeros")
 
-    def memory_keys(self, memory):
+    def _score_constants(self, memory):
         keys = ops.matmul(memory, self.memory_kernel)  # (batch, T, units)
-        # The bias does not depend on the query either: fold it into the keys once.
-        return keys + self.attention_b if self.normalize else keys
-
-    def score(self, query, keys):
-        processed = ops.expand_dims(ops.matmul(query, self.query_kernel), 1)  # (batch, 1, units)
         v = self.attention_v
         if self.normalize:
+            # Neither the bias nor the normalised v depends on the query: fold them in once.
+            keys = keys + self.attention_b
             v = self.attention_g * v * ops.rsqrt(ops.sum(ops.square(v)))
-        return ops.sum(v * ops.tanh(keys + processed), axis=-1)  # (batch, T)
+        return keys, ops.expand_dims(v, -1)  # (batch, T, units), (units, 1)
+
+    def score(self, query, prepared):
+        keys, v = prepared[0], prepared[1]
+        processed = ops.expand_dims(ops.matmul(query, self.query_kernel), 1)  # (batch, 1, units)
+        return ops.squeeze(ops.matmul(ops.tanh(keys + processed), v), -1)  # (batch, T)
 
     def get_config(self):
         return {**super().get_config(), "normalize": self.normalize}
@@ -174,16 +206,18 @@ class LuongAttention(_AttentionMechanism):
         if self.scale:
             self.attention_g = self.add_weight(shape=(), name="attention_g", initializer="ones")
 
-    def memory_keys(self, memory):
+    def _score_constants(self, memory):
+        kernel = self.attention_g * self.memory_kernel if self.scale else self.memory_kernel
         if self._project_query:
-            return memory  # (batch, T, memory_depth): the kernel goes on the query instead
-        return ops.matmul(memory, self.memory_kernel)  # (batch, T, query_depth)
+            # (batch, T, memory_depth) keys; the kernel goes on the query, (query_depth, depth_m).
+            return memory, ops.transpose(kernel)
+        return ops.matmul(memory, kernel), None  # (batch, T, query_depth)
 
-    def score(self, query, keys):
-        if self._project_query:
-            query = ops.matmul(query, ops.transpose(self.memory_kernel))  # (batch, memory_depth)
-        scores = ops.sum(keys * ops.expand_dims(query, 1), axis=-1)  # (batch, T)
-        return self.attention_g * scores if self.scale else scores
+    def score(self, query, prepared):
+        keys, query_kernel = prepared[0], prepared[1]
+        if query_kernel is not None:
+            query = ops.matmul(query, query_kernel)  # (batch, memory_depth)
+        return ops.einsum("btd,bd->bt", keys, query)  # (batch, T)
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale}

@@ -214,15 +214,15 @@ class AttentionRNN(keras.layers.Layer):
         States: [*cell states, attention] and, when the output is the cell's, that output too,
         so that the last real output survives padded steps (which keep the states).
         """
-        memory, keys, memory_mask = self._loop_memory
+        memory, prepared = self._loop_memory
         num_cell_states = len(self._state_sizes())
         cell_states, previous_attention = list(states[:num_cell_states]), states[num_cell_states]
         cell_input = self._cell_input(x_t, previous_attention)  # (batch, ..., D + A)
         output, cell_states = self.cell(cell_input, cell_states, **self._cell_kwargs(training))
         cell_states = list(cell_states) if isinstance(cell_states, list | tuple) else [cell_states]
-        query = ops.reshape(output, (-1, self._query_depth))  # (batch, Q)
-        alignments = self.attention_mechanism.alignments(query, keys, memory_mask)  # (batch, T)
-        context = ops.squeeze(ops.matmul(ops.expand_dims(alignments, 1), memory), 1)  # (batch, D)
+        query = output if len(output.shape) == 2 else ops.reshape(output, (-1, self._query_depth))
+        alignments = self.attention_mechanism.alignments(query, prepared)  # (batch, T)
+        context = ops.einsum("bt,btd->bd", alignments, memory)  # (batch, D)
         if self.attention_layer_size is None:
             attention = context
         else:
@@ -249,7 +249,7 @@ class AttentionRNN(keras.layers.Layer):
             mask = ops.cast(mask, "bool")
             # Zero padded memory so that NaN or junk there cannot leak into scores or gradients.
             memory = ops.where(ops.expand_dims(mask, -1), memory, ops.zeros_like(memory))
-        keys = self.attention_mechanism.memory_keys(memory)  # hoisted out of the loop
+        prepared = self.attention_mechanism.prepare_memory(memory, mask)  # hoisted out of the loop
         cell_states = (
             self._initial_cell_states(batch) if initial_state is None else list(initial_state)
         )
@@ -259,7 +259,7 @@ class AttentionRNN(keras.layers.Layer):
             states.append(ops.zeros((batch, self._query_depth), self.compute_dtype))
         self._prepare_dropout(self._cell_input(sequences[:, 0], attention), cell_states)
         # Seen by `_step` inside the loop; bypasses Keras' attribute tracking (these are tensors).
-        object.__setattr__(self, "_loop_memory", (memory, keys, mask))
+        object.__setattr__(self, "_loop_memory", (memory, prepared))
         try:
             outputs, *final_states = self._loop(
                 sequences, initial_state=states, mask=mask, training=training

@@ -151,9 +151,9 @@ def test_mechanism_scores_alignments_and_context_match_numpy(name, query_depth):
     clean = np.where(mask[..., None], memory, 0.0).astype("float64")
     scores = reference_scores(name, mechanism)(query.astype("float64"), clean)
     expected = masked_softmax(scores, mask)
-    keys = mechanism.memory_keys(np.where(mask[..., None], memory, 0.0))
+    prepared = mechanism.prepare_memory(np.where(mask[..., None], memory, 0.0), mask)
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(mechanism.score(query, keys)), scores, **TOL
+        keras.ops.convert_to_numpy(mechanism.score(query, prepared)), scores, **TOL
     )
     np.testing.assert_allclose(keras.ops.convert_to_numpy(alignments), expected, **TOL)
     np.testing.assert_allclose(
