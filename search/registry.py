@@ -23,6 +23,8 @@ METADATA_FILE = "metadata.json"
 OBJECTIVE_TAG, MODE_TAG, VALUE_TAG = "objective", "objective_mode", "objective_value"
 FINGERPRINT_TAG, SEARCH_RUN_TAG = "data_fingerprint", "search_run_id"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+# The registered-model name that serves as the champion lock of model NAME is NAME + this.
+LOCK_SUFFIX = ".champion-lock"
 
 
 # -- the champion rule ---------------------------------------------------------------------------
@@ -97,14 +99,17 @@ def register_and_promote(tracker, name: str, source: str, run_id: str, candidate
     """Registers a new version and moves `champion` to it if `decide` says so; returns (version, Decision)."""
     version = tracker.register(name, source, run_id, {**tags, **candidate.tags()})
     candidate = Standing(version, candidate.objective, candidate.mode, candidate.value, candidate.fingerprint)
-    current = tracker.version_by_alias(name, CHAMPION)
-    standing = None if current is None else Standing.from_tags(str(current.version), dict(current.tags))
-    if current is not None and standing is None:
-        decision = Decision(False, f"the champion (version {current.version}) has no recorded score to compare with.")
-    else:
-        decision = decide(candidate, standing)
-    if decision.move:
-        tracker.set_alias(name, CHAMPION, version)
+    # Two searches finishing at once would both read the old champion, both decide to move, and
+    # the later write would win even if it is the worse model: read, decide and write under a lock.
+    with tracker.exclusive(f"{name}{LOCK_SUFFIX}"):
+        current = tracker.version_by_alias(name, CHAMPION)
+        standing = None if current is None else Standing.from_tags(str(current.version), dict(current.tags))
+        if current is not None and standing is None:
+            decision = Decision(False, f"the champion (version {current.version}) has no recorded score to compare with.")
+        else:
+            decision = decide(candidate, standing)
+        if decision.move:
+            tracker.set_alias(name, CHAMPION, version)
     return version, decision
 
 

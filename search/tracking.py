@@ -7,6 +7,7 @@ Trials run in other processes, so every call names its run explicitly (no fluent
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -19,10 +20,29 @@ from search.errors import TrackingError
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
 TRIAL_TAG = "trial_number"
+# 1 for a trial's first run; a retry after a worker died opens the same trial's next attempt.
+ATTEMPT_TAG = "attempt"
 REASON_TAG = "status_reason"
 # Marks a search's parent run, so `gru-search trials` can tell searches from trials.
 SEARCH_TAG = "gru_search.search"
 _MAX_PARAM_LENGTH = 6000
+# A registry lock older than this (seconds) was left by a process that died while holding it.
+LOCK_STALE_S = 120.0
+# Seconds a call keeps retrying while the store is unreachable or locked (a server restart takes
+# 10-30 s); after that the error is raised. Metrics are buffered instead of waiting (see log_metrics).
+PATIENCE_S = 300.0
+# Words in the errors of a store that is briefly away: a locked SQLite file, a restarting server.
+_TRANSIENT = (
+    "locked", "connection refused", "max retries exceeded", "failed to establish", "connection aborted",
+    "connection reset", "remotedisconnected", "timed out", "temporarily unavailable", "bad gateway",
+    "service unavailable", "gateway timeout", "too many 503", "too many 502", "too many 500",
+)
+
+
+def transient(error: BaseException) -> bool:
+    """Whether `error` says the store is briefly unavailable (retry) rather than that a call is wrong."""
+    text = f"{type(error).__name__}: {error}".lower()
+    return isinstance(error, ConnectionError | TimeoutError) or any(word in text for word in _TRANSIENT)
 
 
 def resolve_uri(uri: str) -> str:
@@ -57,13 +77,20 @@ class RunRow:
 class Tracker:
     """MLflow, reduced to the calls a search makes. `client` is injectable for tests."""
 
-    def __init__(self, uri: str, client=None):
+    def __init__(self, uri: str, client=None, patience_s: float = PATIENCE_S):
         self.uri = resolve_uri(uri)
         if client is None:
+            # MLflow's own HTTP retries back off for about two minutes per call; with a few quick
+            # ones a call fails within seconds and this class retries or buffers it instead.
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
             from mlflow import MlflowClient
 
             client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
         self.client = client
+        self.patience_s = patience_s
+        # run id -> metrics the store did not take yet, oldest first (sent before anything newer).
+        self._unsent: dict[str, list] = {}
 
     # -- experiments and runs --------------------------------------------------------------------
 
@@ -91,7 +118,19 @@ class Tracker:
         return run_id
 
     def start_trial(self, experiment_id: str, parent_run_id: str, number: str, values: dict) -> str:
-        tags = {PARENT_TAG: parent_run_id, RUN_NAME_TAG: f"trial-{number}", TRIAL_TAG: number}
+        """Opens the trial's next attempt; earlier attempts still RUNNING died with their worker."""
+        query = f"tags.`{TRIAL_TAG}` = '{number}'"
+        earlier = self._retry(lambda: self._children(experiment_id, parent_run_id, query))
+        attempt = 1 + len(earlier)
+        for run in earlier:
+            if run.info.status == "RUNNING":
+                self.end_run(run.info.run_id, "KILLED", reason=f"its worker stopped; attempt {attempt} replaces it")
+        tags = {
+            PARENT_TAG: parent_run_id,
+            RUN_NAME_TAG: f"trial-{number}" + (f"-attempt-{attempt}" if attempt > 1 else ""),
+            TRIAL_TAG: number,
+            ATTEMPT_TAG: str(attempt),
+        }
         run_id = self._retry(lambda: self.client.create_run(experiment_id, tags=tags)).info.run_id
         self.log_params(run_id, values)
         return run_id
@@ -109,14 +148,34 @@ class Tracker:
         self._retry(lambda: self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()]))
 
     def log_metrics(self, run_id: str, metrics: dict, step: int = 0) -> None:
+        """Sends now when the store answers; otherwise keeps them and sends them with the next call.
+
+        Training does not wait for a restarting server: `flush` (called by `end_run`) waits.
+        """
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
-        if items:
-            self._retry(lambda: self.client.log_batch(run_id, metrics=items))
+        self._unsent.setdefault(run_id, []).extend(Metric(k, float(v), now, step) for k, v in metrics.items())
+        try:
+            self._send(run_id)
+        except Exception as error:
+            if not transient(error):
+                raise
+
+    def flush(self, run_id: str) -> None:
+        """Sends the run's buffered metrics, retrying while the store is away (up to `patience_s`)."""
+        self._retry(lambda: self._send(run_id))
+
+    def _send(self, run_id: str) -> None:
+        unsent = self._unsent.get(run_id, [])
+        # log_batch takes at most 1000 metrics per call.
+        while unsent:
+            self.client.log_batch(run_id, metrics=unsent[:1000])
+            del unsent[:1000]
+        self._unsent.pop(run_id, None)
 
     def end_run(self, run_id: str, status: str, reason: str | None = None) -> None:
+        self.flush(run_id)
         if reason:
             self.set_tags(run_id, {REASON_TAG: reason})
         self._retry(lambda: self.client.set_terminated(run_id, status=status))
@@ -126,17 +185,18 @@ class Tracker:
         for run in self._children(experiment_id, parent_run_id, "attributes.status = 'RUNNING'"):
             self.end_run(run.info.run_id, "KILLED", reason=reason)
 
+    # Artifact uploads overwrite the same paths, so retrying one is safe.
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        self.client.log_text(run_id, text, artifact_file)
+        self._retry(lambda: self.client.log_text(run_id, text, artifact_file))
 
     def log_dict(self, run_id: str, data: dict, artifact_file: str) -> None:
-        self.client.log_text(run_id, json.dumps(data, indent=2, default=str), artifact_file)
+        self.log_text(run_id, json.dumps(data, indent=2, default=str), artifact_file)
 
     def log_figure(self, run_id: str, figure, artifact_file: str) -> None:
-        self.client.log_figure(run_id, figure, artifact_file)
+        self._retry(lambda: self.client.log_figure(run_id, figure, artifact_file))
 
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str) -> str:
-        self.client.log_artifacts(run_id, local_dir, artifact_path)
+        self._retry(lambda: self.client.log_artifacts(run_id, local_dir, artifact_path))
         return f"runs:/{run_id}/{artifact_path}"
 
     # -- reading back ----------------------------------------------------------------------------
@@ -162,10 +222,12 @@ class Tracker:
         from mlflow.exceptions import MlflowException
 
         try:
-            self.client.get_registered_model(name)
+            self._retry(lambda: self.client.get_registered_model(name))
         except MlflowException:
-            self.client.create_registered_model(name)
-        version = self.client.create_model_version(name, source, run_id=run_id, tags={k: str(v) for k, v in tags.items()})
+            # Two searches finishing together may both get here: the loser's create fails.
+            with contextlib.suppress(MlflowException):
+                self.client.create_registered_model(name)
+        version = self._retry(lambda: self.client.create_model_version(name, source, run_id=run_id, tags={k: str(v) for k, v in tags.items()}))
         return str(version.version)
 
     def version_by_alias(self, name: str, alias: str):
@@ -186,7 +248,46 @@ class Tracker:
             raise TrackingError(f"Model {name!r} has no version {version!r} in {self.uri!r}; list versions in the MLflow UI.") from error
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
-        self.client.set_registered_model_alias(name, alias, version)
+        self._retry(lambda: self.client.set_registered_model_alias(name, alias, version))
+
+    @contextlib.contextmanager
+    def exclusive(self, key: str, *, wait_s: float = 300.0, stale_s: float = LOCK_STALE_S):
+        """Mutual exclusion between processes sharing this store, for a read-decide-write step.
+
+        The store has no compare-and-set, but creating a registered model is atomic (its name is
+        the table's key): the process that creates `key` holds the lock and deletes it after. A
+        lock older than `stale_s` belonged to a process that died and is broken.
+        """
+        from mlflow.exceptions import MlflowException
+
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                self._retry(lambda: self.client.create_registered_model(key, description="gru-search lock; safe to delete"))
+                break
+            except MlflowException as error:
+                if "already exists" not in str(error).lower() and "RESOURCE_ALREADY_EXISTS" not in str(error):
+                    raise
+            held = self._retry(lambda: self.client.get_registered_model(key))
+            if time.time() * 1000 - held.creation_timestamp > stale_s * 1000:
+                self._release(key)
+                continue
+            if time.monotonic() > deadline:
+                raise TrackingError(
+                    f"The lock {key!r} in {self.uri!r} has been held for more than {wait_s:.0f} s; "
+                    "delete that registered model if no search is finishing."
+                )
+            time.sleep(0.2)
+        try:
+            yield
+        finally:
+            self._release(key)
+
+    def _release(self, key: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        with contextlib.suppress(MlflowException):
+            self._retry(lambda: self.client.delete_registered_model(key))
 
     def download_version(self, name: str, version: str, dst: str | None = None) -> Path:
         """Downloads a registered version's files; returns the local folder."""
@@ -200,16 +301,19 @@ class Tracker:
 
     # -- plumbing --------------------------------------------------------------------------------
 
-    @staticmethod
-    def _retry(call, attempts: int = 5):
-        """SQLite allows one writer at a time; concurrent trials can briefly see 'database is locked'."""
-        for attempt in range(attempts):
+    def _retry(self, call):
+        """Retries `call` while the store is briefly away: SQLite locked by a concurrent trial's
+        write, or a tracking server restarting. Other errors, and the last one, are raised."""
+        deadline = time.monotonic() + self.patience_s
+        delay = 0.2
+        while True:
             try:
                 return call()
             except Exception as error:
-                if "locked" not in str(error) or attempt == attempts - 1:
+                if not transient(error) or time.monotonic() + delay > deadline:
                     raise
-                time.sleep(0.2 * (attempt + 1))
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
 
 def _row(run) -> RunRow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from types import SimpleNamespace
 
 import pytest
@@ -65,6 +66,11 @@ class FakeRegistry:
 
     def set_alias(self, name, alias, version):
         self.aliases[alias] = version
+
+    @contextlib.contextmanager
+    def exclusive(self, key):
+        self.locks = [*getattr(self, "locks", []), key]
+        yield
 
 
 def test_register_and_promote_sequence():
