@@ -5,9 +5,10 @@
     python benchmarks/cells.py --batch 256 --steps 200 --features 64 --units 256   # the GPU setting
 
 Each model is one recurrent layer (the layer `cells.build_model` uses for the variant) and a
-Dense(1) head, trained with Adam on MSE. `keras.layers.GRU` is timed first and last and the
-ratios use the mean of the two, because machines here are noisy: compare ratios from one run,
-never absolute times across runs.
+Dense(1) head, trained with Adam on MSE. Machines here are noisy, so all models are built
+first and then timed in interleaved rounds (`--rounds`, each `--iterations` steps per model);
+each model's figure is its best round. Compare ratios from one run, never absolute times
+across runs.
 """
 
 from __future__ import annotations
@@ -23,7 +24,20 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 sys.path.insert(0, os.path.dirname(_HERE))
 
-VARIANTS = ("gru", "minimal", "mgu", "layernorm", "convgru", "sepconvgru", "gru+bahdanau")
+# "/narrow": a conv variant with units // features filters per position, so that its state
+# (features * filters) is as wide as the GRU's; plain conv rows have `units` filters per
+# position, as `cells.build_model` builds them (a state `features` times wider).
+VARIANTS = (
+    "gru",
+    "minimal",
+    "mgu",
+    "layernorm",
+    "convgru",
+    "sepconvgru",
+    "convgru/narrow",
+    "sepconvgru/narrow",
+    "gru+bahdanau",
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -33,7 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=100, help="time steps per sequence")
     parser.add_argument("--features", type=int, default=8)
     parser.add_argument("--units", type=int, default=64)
-    parser.add_argument("--iterations", type=int, default=20, help="timed training steps")
+    parser.add_argument("--iterations", type=int, default=10, help="timed steps per round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
     parser.add_argument("--warmup", type=int, default=3, help="untimed training steps first")
     parser.add_argument("--jit", action="store_true", help="compile with jit_compile=True (XLA)")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
@@ -50,10 +65,11 @@ def build(name: str, args):
     if name == "keras.layers.GRU":
         x = keras.layers.GRU(args.units)(inputs)
     else:
+        name, _, narrow = name.partition("/")
         variant, _, attention = name.partition("+")
         arch = Architecture(
             variant=variant,
-            units=args.units,
+            units=max(1, args.units // args.features) if narrow else args.units,
             attention=attention or "none",
             attention_units=args.units,
         )
@@ -68,13 +84,11 @@ def build(name: str, args):
     return model
 
 
-def time_training_step(model, x, y, args) -> float:
-    for _ in range(args.warmup):
-        model.train_on_batch(x, y)
+def time_training_step(model, x, y, iterations: int) -> float:
     start = time.perf_counter()
-    for _ in range(args.iterations):
+    for _ in range(iterations):
         model.train_on_batch(x, y)
-    return 1000.0 * (time.perf_counter() - start) / args.iterations
+    return 1000.0 * (time.perf_counter() - start) / iterations
 
 
 def main(argv=None) -> int:
@@ -89,26 +103,28 @@ def main(argv=None) -> int:
     x = rng.normal(size=(args.batch, args.steps, args.features)).astype("float32")
     y = rng.normal(size=(args.batch, 1)).astype("float32")
 
-    def measure(name):
-        model = build(name, args)
-        return time_training_step(model, x, y, args), model.count_params()
-
-    baseline_first, baseline_params = measure("keras.layers.GRU")
-    rows = [(name, *measure(name)) for name in args.variants]
-    baseline_last, _ = measure("keras.layers.GRU")
-    baseline = (baseline_first + baseline_last) / 2.0
+    names = ["keras.layers.GRU", *args.variants]
+    models = {}
+    for name in names:
+        models[name] = build(name, args)
+        for _ in range(args.warmup):  # traces and compiles
+            models[name].train_on_batch(x, y)
+    best = {name: float("inf") for name in names}
+    for _ in range(args.rounds):
+        for name in names:
+            best[name] = min(best[name], time_training_step(models[name], x, y, args.iterations))
+    baseline = best["keras.layers.GRU"]
 
     print(
         f"backend={args.backend} jit={args.jit} batch={args.batch} steps={args.steps} "
-        f"features={args.features} units={args.units} iterations={args.iterations} "
-        f"device={_device(args.backend)}"
+        f"features={args.features} units={args.units} rounds={args.rounds} "
+        f"iterations={args.iterations} device={_device(args.backend)}"
     )
-    print(f"keras.layers.GRU: {baseline_first:.1f} ms first, {baseline_last:.1f} ms last")
-    print(f"| {'variant':<16} | {'ms / step':>9} | {'params':>8} | {'vs layers.GRU':>13} |")
-    print(f"|{'-' * 18}|{'-' * 11}|{'-' * 10}|{'-' * 15}|")
-    print(f"| {'keras.layers.GRU':<16} | {baseline:>9.1f} | {baseline_params:>8} | {1.0:>12.2f}x |")
-    for name, ms, params in rows:
-        print(f"| {name:<16} | {ms:>9.1f} | {params:>8} | {ms / baseline:>12.2f}x |")
+    print(f"| {'variant':<18} | {'ms / step':>9} | {'params':>8} | {'vs layers.GRU':>13} |")
+    print(f"|{'-' * 20}|{'-' * 11}|{'-' * 10}|{'-' * 15}|")
+    for name in names:
+        ms, params = best[name], models[name].count_params()
+        print(f"| {name:<18} | {ms:>9.1f} | {params:>8} | {ms / baseline:>12.2f}x |")
     return 0
 
 
