@@ -67,6 +67,7 @@ def test_public_names_are_pinned():
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", LAYERS)
 def test_saved_model_reloads_with_the_same_predictions(name, tmp_path):
     x, _ = data()
@@ -78,6 +79,7 @@ def test_saved_model_reloads_with_the_same_predictions(name, tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["bahdanau", "luong", "pooling_additive"])
 def test_a_few_training_steps_lower_the_loss(name):
     keras.utils.set_random_seed(0)
@@ -89,6 +91,7 @@ def test_a_few_training_steps_lower_the_loss(name):
     assert model.evaluate(x, y, verbose=0) < 0.8 * before
 
 
+@pytest.mark.slow
 def test_wrapped_cell_dropout_trains_on_every_backend():
     # The cell's dropout masks are drawn before the loop (JAX cannot carry them out of it).
     keras.utils.set_random_seed(0)
