@@ -19,7 +19,8 @@ from search.tracking import Tracker
 from search.trial import TrialSettings, sort_key
 
 log = logging.getLogger("gru_search")
-
+# In the results folder: which MLflow run and data this search belongs to (read by --resume).
+STATE_FILE = "search.json"
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,12 @@ class SearchResult:
 
 
 def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, console=None) -> SearchResult:
-    """Runs the search `spec` describes (a `search.spec.Spec`) to its end."""
+    """Runs the search `spec` describes (a `search.spec.Spec`) to its end.
+
+    With `resume`, a search whose driver stopped (killed, machine lost) continues from its results
+    folder: the keras-tuner oracle's saved state says which trials finished; those are not run
+    again, interrupted ones run again under the same number, and the same MLflow parent run is used.
+    """
     from rich.console import Console
 
     from search import summary, tune
@@ -54,28 +60,41 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
 
     started = time.perf_counter()
     s, t = spec.search, spec.tracking
+    # Bad data is a user error like a bad spec: found before anything is written anywhere.
+    task = prepare(spec.data, s.seed)
     results_dir = Path(spec.results_dir).resolve()
+    state_file = results_dir / STATE_FILE
+    state = _read_state(state_file) if resume else None
+    if state is not None and state.get("data_fingerprint") not in (None, task.fingerprint):
+        raise GruSearchError(
+            f"The data of search {spec.name!r} changed since it started (fingerprint "
+            f"{state['data_fingerprint'][:12]}, now {task.fingerprint[:12]}); run it without --resume."
+        )
     results_dir.mkdir(parents=True, exist_ok=True)
     _log_to_file(results_dir / "search.log")
     # --quiet drops the live table; the short final summary is still printed.
     console = console or Console()
-    log.info("search %s: preparing data %s", spec.name, spec.data.source)
-    task = prepare(spec.data, s.seed)
+    log.info("search %s: data %s prepared", spec.name, spec.data.source)
 
     tracker = Tracker(t.uri)
     experiment_id = tracker.ensure_experiment(t.experiment, t.artifact_location)
-    state_file = results_dir / "search.json"
-    parent_run_id = _resume_parent(state_file, tracker) if resume else None
+    parent_run_id = _resume_parent(state, tracker, experiment_id, spec.name) if state else None
+    resume = parent_run_id is not None
     if parent_run_id is None:
         parent_run_id = tracker.start_search(experiment_id, f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}", _settings_params(spec, task), _spec_text(spec))
-        resume = False
-    state_file.write_text(json.dumps({"parent_run_id": parent_run_id, "experiment_id": experiment_id}))
-    tracker.set_tags(parent_run_id, {"data_fingerprint": task.fingerprint, "objective": s.objective.metric})
+    session = _next_session(results_dir)
+    state_file.write_text(json.dumps({"parent_run_id": parent_run_id, "experiment_id": experiment_id, "data_fingerprint": task.fingerprint}))
+    tracker.set_tags(parent_run_id, {"data_fingerprint": task.fingerprint, "objective": s.objective.metric, "sessions": session + 1})
 
+    oracle = _oracle(make_oracle, spec, results_dir, parent_run_id, reload=resume)
+    # The oracle's saved state is the record of what finished; Tune's own experiment snapshot
+    # lags behind it, so each session is a fresh Tune experiment and earlier ones are only read.
+    finished = {str(number) for number in oracle.end_order}
+    earlier = _earlier_outcomes(tune, oracle, finished, results_dir, s.objective.metric)
     settings = tune.TuneSettings(
-        name="ray",
+        name=f"ray-{session}",
         scheduler=s.scheduler,
-        max_trials=s.max_trials,
+        max_trials=s.max_trials - len(finished),
         max_epochs=s.max_epochs,
         grace_period=s.grace_period,
         max_failures=s.max_failures,
@@ -100,7 +119,7 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
         space=spec.space,
     )
     searcher = OracleSearcher(
-        _oracle(make_oracle, spec, results_dir),
+        oracle,
         metric=s.objective.metric,
         mode=s.objective.mode,
         objective_of=lambda result: result.get("best_objective"),
@@ -116,36 +135,42 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
             best_seen.append(best.best)
             tracker.log_metrics(parent_run_id, {f"best_{s.objective.metric}": best.best}, step=len(progress.rows))
 
-    tune.start_ray(spec.ray.address, num_cpus=spec.ray.num_cpus)
+    for o in earlier:
+        progress.started(o.number, o.values)
+        progress.result(o.number, {"epoch": o.epochs, "best_objective": o.objective})
+        progress.ended(o.number, o.status, o.reason)
+    outcome = tune.TuneOutcome((), None)
     try:
-        with progress:
-            outcome = tune.run_trials(
-                task,
-                searcher,
-                settings,
-                trial_settings,
-                trainer=trainer or train_trial,
-                callbacks=[tune.tune_callback(progress.started, progress.result, on_end)],
-                resume=resume,
-            )
+        if settings.max_trials > 0:
+            tune.start_ray(spec.ray.address, num_cpus=spec.ray.num_cpus)
+            with progress:
+                outcome = tune.run_trials(
+                    task,
+                    searcher,
+                    settings,
+                    trial_settings,
+                    trainer=trainer or train_trial,
+                    callbacks=[tune.tune_callback(progress.started, progress.result, on_end)],
+                )
     except BaseException:
         tracker.close_running_children(experiment_id, parent_run_id, "the search was interrupted")
         tracker.end_run(parent_run_id, "KILLED", reason="the search was interrupted")
         raise
     tracker.close_running_children(experiment_id, parent_run_id, "the trial's worker ended without closing its run")
 
+    trials = tuple(sorted((*earlier, *outcome.trials), key=lambda o: o.number))
     result = SearchResult(
         name=spec.name,
         experiment_id=experiment_id,
         parent_run_id=parent_run_id,
         tracking_uri=tracker.uri,
-        trials=outcome.trials,
+        trials=trials,
         stopped_reason=outcome.stopped_reason,
         results_dir=str(results_dir),
     )
-    best = pick_best(outcome.trials, s.objective.mode)
+    best = pick_best(trials, s.objective.mode)
     if best is None:
-        reasons = "; ".join(sorted({o.reason or "unknown" for o in outcome.trials})) or "no trial ran"
+        reasons = "; ".join(sorted({o.reason or "unknown" for o in trials})) or "no trial ran"
         tracker.end_run(parent_run_id, "FAILED", reason=f"no trial completed: {reasons}")
         raise GruSearchError(f"No trial of search {spec.name!r} completed ({reasons}); fix the cause and run it again.")
     result = summary.finish(spec, task, tracker, result, best, started)
@@ -161,7 +186,7 @@ def pick_best(trials, mode: str, tiebreak_mode: str = "min"):
     return min(usable, key=lambda o: (*sort_key(o.objective, o.tiebreak, mode, tiebreak_mode), o.number))
 
 
-def _oracle(make_oracle, spec, results_dir: Path):
+def _oracle(make_oracle, spec, results_dir: Path, parent_run_id: str, *, reload: bool):
     import keras_tuner
 
     from space.keras_tuner import declare
@@ -169,7 +194,7 @@ def _oracle(make_oracle, spec, results_dir: Path):
     hp = keras_tuner.HyperParameters()
     declare(spec.space, hp)
     s = spec.search
-    return make_oracle(
+    oracle = make_oracle(
         s.algorithm,
         hyperparameters=hp,
         objective=s.objective.metric,
@@ -177,8 +202,33 @@ def _oracle(make_oracle, spec, results_dir: Path):
         max_trials=s.max_trials,
         seed=s.seed,
         project_dir=str(results_dir),
-        project_name=f"oracle-{time.strftime('%Y%m%d-%H%M%S')}",
+        # One oracle per search (its parent run), found again by --resume.
+        project_name=f"oracle-{parent_run_id}",
     )
+    if reload and Path(oracle._get_oracle_fname()).is_file():
+        # Trials that were running go to the oracle's retry queue and run again under their number.
+        oracle.reload()
+    return oracle
+
+
+def _earlier_outcomes(tune, oracle, finished: set[str], results_dir: Path, objective: str) -> list:
+    """Outcomes of the trials earlier sessions finished, from their Tune folders (or the oracle)."""
+    found = tune.outcomes_on_disk(str(results_dir), finished, objective)
+    outcomes = []
+    for number in sorted(finished):
+        if number in found:
+            outcomes.append(found[number])
+            continue
+        kt_trial = oracle.trials[number]  # its folder is gone: what the oracle kept, no model
+        outcomes.append(tune.TrialOutcome(number, dict(kt_trial.hyperparameters.values), "FAILED", None, None, None, 0,
+                                          kt_trial.message or "its results folder is missing", None, {}))
+    return outcomes
+
+
+def _next_session(results_dir: Path) -> int:
+    """Each driver session of a search runs its trials in its own Tune experiment, ray-0, ray-1, ..."""
+    used = [int(p.name[4:]) for p in results_dir.glob("ray-*") if p.name[4:].isdigit()]
+    return max(used, default=-1) + 1
 
 
 def _settings_params(spec, task) -> dict:
@@ -211,12 +261,32 @@ def _spec_text(spec) -> str:
     return json.dumps({"name": spec.name, **sections, "space": spec.space.to_dict(), "results_dir": spec.results_dir}, indent=2, default=str)
 
 
-def _resume_parent(state_file: Path, tracker: Tracker) -> str | None:
+def _read_state(state_file: Path) -> dict | None:
     if not state_file.is_file():
         return None
-    run_id = json.loads(state_file.read_text()).get("parent_run_id")
-    if run_id:
-        tracker.client.update_run(run_id, status="RUNNING")
+    try:
+        return json.loads(state_file.read_text())
+    except ValueError:
+        return None
+
+
+def _resume_parent(state: dict, tracker: Tracker, experiment_id: str, name: str) -> str | None:
+    """The parent run of the search to resume, reopened; None when there is nothing to resume."""
+    run_id = state.get("parent_run_id")
+    if not run_id or state.get("experiment_id") != experiment_id:
+        return None
+    try:
+        parent = tracker.run(run_id)
+    except Exception:  # deleted, or another store: start afresh
+        return None
+    if parent.status == "FINISHED":
+        raise GruSearchError(
+            f"Search {name!r} (run {run_id}) already finished; run it without --resume to start a new one."
+        )
+    # Trials of the stopped session that never closed their run: their driver is gone.
+    tracker.close_running_children(experiment_id, run_id, "the search's driver stopped before the trial ended")
+    tracker.client.update_run(run_id, status="RUNNING")
+    log.info("resuming search run %s", run_id)
     return run_id
 
 

@@ -23,6 +23,8 @@ _RUNNING, _STOPPED, _COMPLETED, _FAILED = "RUNNING", "STOPPED", "COMPLETED", "FA
 
 # Key of the oracle's trial number inside each Tune config (shown in the table and MLflow).
 TRIAL_NUMBER_KEY = "trial_number"
+# Result key of a trial that failed on its own, with the reason (set by search.tune).
+FAILED_KEY = "failed_reason"
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ class OracleSearcher(Searcher):
         self._max_consecutive_failures = max_consecutive_failures
         self._proposals: dict[str, TrialProposal] = {}
         self._kt_trials: dict[str, object] = {}
-        self._consecutive_failures = 0
+        # A reloaded oracle (a resumed search) already holds finished trials: count its tail of failures.
+        self._consecutive_failures = _trailing_failures(oracle)
         self.stopped_reason: str | None = None
 
     # -- Tune's side -------------------------------------------------------------------------
@@ -98,6 +101,8 @@ class OracleSearcher(Searcher):
             if ok:
                 self._oracle.update_trial(kt_trial.trial_id, {self._oracle.objective.name: float(score)})
             kt_trial.status = _COMPLETED if ok else _FAILED
+            # Saved in the oracle's trial.json: a resumed search reads why it failed from there.
+            kt_trial.message = None if ok else str((result or {}).get(FAILED_KEY) or "the trial failed")
             self._oracle.end_trial(kt_trial)
         self._consecutive_failures = 0 if ok else self._consecutive_failures + 1
         if self._consecutive_failures >= self._max_consecutive_failures and self.stopped_reason is None:
@@ -133,6 +138,14 @@ class OracleSearcher(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as handle:
             self.set_state(cloudpickle.load(handle))
+
+
+def _trailing_failures(oracle) -> int:
+    count = 0
+    for trial_id in getattr(oracle, "end_order", []):
+        status = str(getattr(oracle.trials[trial_id].status, "value", oracle.trials[trial_id].status))
+        count = count + 1 if status == _FAILED else 0
+    return count
 
 
 @contextlib.contextmanager

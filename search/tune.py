@@ -7,6 +7,8 @@ worker imports TensorFlow once; a keras-tuner oracle proposes configurations thr
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import math
 import os
@@ -16,10 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from search.errors import ClusterError
-from search.searcher import TRIAL_NUMBER_KEY, OracleSearcher
-from search.trial import BEST_EPOCH, BEST_OBJECTIVE, BEST_TIEBREAK, CHECKPOINT_FILE, TrialSettings
+from search.searcher import FAILED_KEY, TRIAL_NUMBER_KEY, OracleSearcher
+from search.trial import (
+    BEST_EPOCH,
+    BEST_OBJECTIVE,
+    BEST_TIEBREAK,
+    CHECKPOINT_FILE,
+    TrialFailed,
+    TrialSettings,
+)
 
 SCHEDULERS = ("fifo", "asha", "hyperband")
+# FAILED_KEY: result key of a trial that failed on its own (NaN loss, out of memory, a bad
+# configuration): it ends with this reason instead of raising, so Ray retries only dead workers.
 
 
 @dataclass(frozen=True)
@@ -101,56 +112,71 @@ def run_trials(
     *,
     trainer: Callable,
     callbacks: list | None = None,
-    resume: bool = False,
 ) -> TuneOutcome:
-    """Runs the search to its end and returns every trial's outcome."""
+    """Runs the search's trials in a new Tune experiment and returns every trial's outcome."""
     from ray import tune
 
     trainable = tune.with_resources(
         tune.with_parameters(_trainable, task=task, settings=trial_settings, trainer=trainer),
         {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial},
     )
-    experiment_dir = Path(settings.storage_dir) / settings.name
-    if resume and tune.Tuner.can_restore(str(experiment_dir)):
-        tuner = tune.Tuner.restore(str(experiment_dir), trainable=trainable, resume_unfinished=True, resume_errored=False)
-    else:
-        tuner = tune.Tuner(
-            trainable,
-            tune_config=tune.TuneConfig(
-                metric=settings.objective,
-                mode=settings.mode,
-                search_alg=searcher,
-                scheduler=_scheduler(settings),
-                num_samples=settings.max_trials,
-                max_concurrent_trials=settings.concurrency,
-                # One TensorFlow import per worker instead of one per trial (64 s -> 4 s for 40 trials).
-                reuse_actors=True,
-            ),
-            run_config=tune.RunConfig(
-                name=settings.name,
-                storage_path=str(Path(settings.storage_dir).resolve()),
-                callbacks=callbacks or [],
-                verbose=0,
-                failure_config=tune.FailureConfig(max_failures=settings.max_failures, fail_fast=False),
-                # Keep every checkpoint: with num_to_keep set, Tune snapshots the whole experiment
-                # after each one, and a trial checkpoints only when its objective improves anyway.
-                checkpoint_config=tune.CheckpointConfig(),
-            ),
-        )
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            metric=settings.objective,
+            mode=settings.mode,
+            search_alg=searcher,
+            scheduler=_scheduler(settings),
+            num_samples=settings.max_trials,
+            max_concurrent_trials=settings.concurrency,
+            # One TensorFlow import per worker instead of one per trial (64 s -> 4 s for 40 trials).
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            name=settings.name,
+            storage_path=str(Path(settings.storage_dir).resolve()),
+            callbacks=callbacks or [],
+            verbose=0,
+            # Retries of a trial whose worker died, from its last checkpoint; a trial that fails
+            # on its own (NaN loss, out of memory) reports its reason instead (see _trainable).
+            failure_config=tune.FailureConfig(max_failures=settings.max_failures, fail_fast=False),
+            # Keep every checkpoint: with num_to_keep set, Tune snapshots the whole experiment
+            # after each one, and a trial checkpoints only when its objective improves anyway.
+            checkpoint_config=tune.CheckpointConfig(),
+        ),
+    )
     grid = tuner.fit()
     outcomes = [_outcome(result, settings.objective) for result in grid]
     outcomes.sort(key=lambda o: o.number)
     return TuneOutcome(tuple(outcomes), searcher.stopped_reason)
 
 
-def _trainable(config: dict, task=None, settings: TrialSettings = None, trainer: Callable = None):
-    from ray import tune
+class _Report:
+    """What a trainer calls once per epoch; `restored` is the checkpoint folder of a retried trial."""
 
-    def report(metrics: dict, checkpoint_dir: str | None) -> None:
+    def __init__(self, restored: str | None):
+        self.restored = restored
+        self.last: dict = {}
+
+    def __call__(self, metrics: dict, checkpoint_dir: str | None) -> None:
+        from ray import tune
+
+        self.last = metrics
         checkpoint = tune.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
         tune.report(metrics, checkpoint=checkpoint)
 
-    trainer(config, task, settings, report)
+
+def _trainable(config: dict, task=None, settings: TrialSettings = None, trainer: Callable = None):
+    from ray import tune
+
+    checkpoint = tune.get_checkpoint()
+    with checkpoint.as_directory() if checkpoint else contextlib.nullcontext() as restored:
+        report = _Report(restored)
+        try:
+            trainer(config, task, settings, report)
+        except TrialFailed as error:
+            # A retry would fail the same way; Ray's retries are for workers that died.
+            tune.report({settings.objective: math.nan, BEST_OBJECTIVE: math.nan, FAILED_KEY: str(error)})
 
 
 def _scheduler(settings: TuneSettings):
@@ -169,34 +195,62 @@ def _scheduler(settings: TuneSettings):
 
 
 def _outcome(result, objective: str) -> TrialOutcome:
-    metrics = result.metrics or {}
-    config = dict(result.config or {})
-    number = str(config.pop(TRIAL_NUMBER_KEY, metrics.get(TRIAL_NUMBER_KEY, "?")))
-    curves: dict = {}
     frame = result.metrics_dataframe
-    if frame is not None and "epoch" in frame:
-        frame = frame[frame["epoch"].notna()]
-        for column in frame.columns:
-            if column in ("loss", objective) or column.startswith("val_") or column in ("accuracy", "mae"):
-                curves[column] = tuple(float(v) for v in frame[column])
+    rows = [] if frame is None else frame.to_dict("records")
+    checkpoint = None if result.checkpoint is None else Path(result.checkpoint.path) / CHECKPOINT_FILE
+    error = None if result.error is None else error_reason(result.error)
+    return _make_outcome(dict(result.config or {}), result.metrics or {}, rows, checkpoint, error, objective)
+
+
+def _make_outcome(config: dict, metrics: dict, rows: list[dict], checkpoint: Path | None, error: str | None, objective: str) -> TrialOutcome:
+    """A TrialOutcome from the trial's config, last result, every reported row and checkpoint."""
+    number = str(config.pop(TRIAL_NUMBER_KEY, metrics.get(TRIAL_NUMBER_KEY, "?")))
+    epochs = [row for row in rows if _finite(row.get("epoch")) is not None]
+    curves: dict = {}
+    for column in epochs[0] if epochs else ():
+        if column in ("loss", objective) or column.startswith("val_") or column in ("accuracy", "mae"):
+            curves[column] = tuple(float(row[column]) for row in epochs)
     best = _finite(metrics.get(BEST_OBJECTIVE))
-    checkpoint = None
-    if result.checkpoint is not None:
-        path = Path(result.checkpoint.path) / CHECKPOINT_FILE
-        checkpoint = str(path) if path.exists() else None
-    failed = result.error is not None or best is None
+    failed = error is not None or best is None or bool(metrics.get(FAILED_KEY))
+    reason = error or metrics.get(FAILED_KEY) or (None if not failed else "no result reported")
     return TrialOutcome(
         number=number,
         values=config,
         status="FAILED" if failed else "COMPLETED",
         objective=best,
         tiebreak=_finite(metrics.get(BEST_TIEBREAK)),
-        best_epoch=int(metrics[BEST_EPOCH]) if metrics.get(BEST_EPOCH) else None,
-        epochs=int(metrics.get("epoch", 0) or 0),
-        reason=error_reason(result.error) if result.error is not None else (None if not failed else "no result reported"),
-        checkpoint=checkpoint,
+        best_epoch=int(metrics[BEST_EPOCH]) if _finite(metrics.get(BEST_EPOCH)) else None,
+        epochs=int(epochs[-1]["epoch"]) if epochs else 0,
+        reason=reason,
+        checkpoint=str(checkpoint) if checkpoint is not None and checkpoint.exists() else None,
         curves=curves,
     )
+
+
+def outcomes_on_disk(storage_dir: str, numbers: set[str], objective: str) -> dict[str, TrialOutcome]:
+    """Outcomes of trials run by earlier sessions of a search, read from their Tune folders.
+
+    Each trial folder holds params.json (its config), result.json (one line per report, written as
+    the report arrives) and its checkpoints; a trial number found in several sessions (run again
+    after an interruption) is taken from the latest session.
+    """
+    found: dict[str, TrialOutcome] = {}
+    sessions = sorted(Path(storage_dir).glob("ray-*"), key=lambda p: int(p.name.rsplit("-", 1)[-1]) if p.name.rsplit("-", 1)[-1].isdigit() else -1)
+    for session in sessions:
+        for params in sorted(session.glob("*/params.json")):
+            folder = params.parent
+            config = json.loads(params.read_text())
+            if str(config.get(TRIAL_NUMBER_KEY)) not in numbers:
+                continue
+            rows = []
+            if (folder / "result.json").is_file():
+                for line in (folder / "result.json").read_text().splitlines():
+                    with contextlib.suppress(ValueError):
+                        rows.append(json.loads(line))
+            checkpoints = sorted(folder.glob(f"checkpoint_*/{CHECKPOINT_FILE}"))
+            outcome = _make_outcome(config, rows[-1] if rows else {}, rows, checkpoints[-1] if checkpoints else None, None, objective)
+            found[outcome.number] = outcome
+    return found
 
 
 def error_reason(error) -> str:
@@ -237,7 +291,8 @@ def tune_callback(on_start: Callable, on_result: Callable, on_end: Callable):
             self.on_result(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), result)
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            self.on_end(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), "COMPLETED", None)
+            reason = (trial.last_result or {}).get(FAILED_KEY)
+            self.on_end(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), "FAILED" if reason else "COMPLETED", reason)
 
         def on_trial_error(self, iteration, trials, trial, **info):
             reason = None

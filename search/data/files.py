@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -80,8 +82,14 @@ def numeric_columns(frame: pd.DataFrame, names: list[str], field: str, where: st
 def load_npz(path: Path, task: str) -> Cases:
     # allow_pickle: variable-length data comes as object arrays, which NumPy stores pickled.
     # The file is the user's own input, named in their own spec.
-    with np.load(path, allow_pickle=True) as archive:
-        arrays = {key: archive[key] for key in archive.files}
+    try:
+        with np.load(path, allow_pickle=True) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
+        raise DataError(
+            f"Cannot read {path.name} as NumPy arrays ({type(error).__name__}); save it with "
+            "np.savez(path, x_train=..., y_train=...)."
+        ) from None
     missing = [key for key in ("x_train", "y_train") if key not in arrays]
     if missing or (("x_test" in arrays) != ("y_test" in arrays)):
         raise DataError(

@@ -73,12 +73,16 @@ class Fields:
             return None if default is REQUIRED else default
         return value
 
-    def integer(self, key: str, default: Any = REQUIRED, minimum: int = 0) -> Any:
+    def integer(
+        self, key: str, default: Any = REQUIRED, minimum: int = 0, maximum: int | None = None
+    ) -> Any:
         found, value = self._get(key, default)
-        if found and (not is_int(value) or value < minimum):
+        if found and (not is_int(value) or value < minimum or (maximum is not None and value > maximum)):
             what = {0: "an integer >= 0", 1: "a positive integer"}.get(
                 minimum, f"an integer >= {minimum}"
             )
+            if maximum is not None and is_int(value) and value > maximum:
+                what = f"an integer from {minimum} to {maximum:,}"
             self.problems.expected(join(self.path, key), what, value)
             return None if default is REQUIRED else default
         return value

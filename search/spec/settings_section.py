@@ -31,14 +31,16 @@ RAY_KEYS = ("address", "num_cpus")
 
 _URI_SCHEMES = re.compile(r"^(sqlite|file|https?|postgresql(\+\w+)?|mysql(\+\w+)?|databricks):")
 _RAY_ADDRESS = re.compile(r"^(local|auto|ray://[^\s/:]+(:\d+)?|[^\s/:]+:\d+)$")
+# Trials or epochs beyond this are a typo, not a plan (and would overflow trial ids and tables).
+MAX_COUNT = 1_000_000
 
 
 def parse_search(problems: Problems, value: Any, task: str | None) -> SearchSettings | None:
     path = "search"
     mapping = section(problems, value, path, SEARCH_KEYS)
     f = Fields(problems, mapping, path)
-    max_trials = f.integer("max_trials", 20, minimum=1)
-    max_epochs = f.integer("max_epochs", 30, minimum=1)
+    max_trials = f.integer("max_trials", 20, minimum=1, maximum=MAX_COUNT)
+    max_epochs = f.integer("max_epochs", 30, minimum=1, maximum=MAX_COUNT)
     concurrency = f.integer("concurrency", None, minimum=1)
     if concurrency is None:
         concurrency = min(2, max_trials)
@@ -64,7 +66,7 @@ def parse_search(problems: Problems, value: Any, task: str | None) -> SearchSett
         concurrency=concurrency,
         resources_per_trial=_resources(problems, mapping.get("resources_per_trial")),
         objective=_objective(problems, mapping.get("objective"), task),
-        seed=f.integer("seed", 0, minimum=0),
+        seed=f.integer("seed", 0, minimum=0, maximum=2**32 - 1),
         max_failures=f.integer("max_failures", 1, minimum=0),
         max_consecutive_failures=f.integer("max_consecutive_failures", 3, minimum=1),
     )
