@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-fast quickstart lint clean
+.PHONY: install services test test-fast quickstart lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# PostgreSQL's server binaries for the cluster tests (Debian's package; needs root).
+services:
+	bash .ci/install-services
+
 # The whole suite: unit + integration on TensorFlow, then the cells suite again on JAX.
-test: $(STAMP)
+test: $(STAMP) services
 	$(BIN)/ruff check cells space search tests benchmarks
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest
 	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/cells -m "not slow"
