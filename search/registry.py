@@ -119,10 +119,9 @@ def register_and_promote(tracker, name: str, source: str, run_id: str, candidate
 def _load_pyfunc(path: str):
     """MLflow's pyfunc loader (`loader_module=search.registry`): imports `cells`, then the model."""
     _import_cells()
-    import keras
 
     folder = Path(path)
-    return _KerasPredictor(keras.saving.load_model(folder / KERAS_FILE if folder.is_dir() else folder, safe_mode=True))
+    return _KerasPredictor(safe_load(folder / KERAS_FILE if folder.is_dir() else folder, str(folder)))
 
 
 class _KerasPredictor:
@@ -233,6 +232,12 @@ def pull(tracker, text: str, out_dir: str) -> Pulled:
         version = str(tracker.version(ref.name, ref.version).version)
     folder = tracker.download_version(ref.name, version)
     keras_file, meta_file = _find(folder, KERAS_FILE), _find(folder, METADATA_FILE)
+    try:
+        # Refused here, before the file reaches the user's folder, when loading it would run code.
+        safe_load(keras_file, str(ref))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(keras_file, out / KERAS_FILE)
@@ -246,7 +251,6 @@ def pull(tracker, text: str, out_dir: str) -> Pulled:
 def load_model(uri: str, *, tracking_uri: str | None = None):
     """A Keras model from `models:/NAME@ALIAS`, `models:/NAME/VERSION`, a pulled folder or a .keras file."""
     _import_cells()
-    import keras
 
     path = Path(uri)
     if not uri.startswith("models:/"):
@@ -254,13 +258,33 @@ def load_model(uri: str, *, tracking_uri: str | None = None):
             path = path / KERAS_FILE
         if not path.is_file():
             raise GruSearchError(f"No model at {uri!r}; pass models:/NAME@ALIAS, models:/NAME/VERSION or a .keras file.")
-        return keras.saving.load_model(path, safe_mode=True)
+        return safe_load(path, uri)
     from search.tracking import Tracker
 
     tracker = Tracker(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI))
     with tempfile.TemporaryDirectory(prefix="gru-search-load-") as folder:
         pulled = pull(tracker, uri, folder)
-        return keras.saving.load_model(pulled.model_path, safe_mode=True)
+        return safe_load(pulled.model_path, uri)
+
+
+def safe_load(path, what: str):
+    """keras.saving.load_model with safe_mode=True: a file whose loading would run code is refused.
+
+    Keras' safe mode refuses Lambda layers and other serialized Python functions; the model
+    files gru-search writes have none, so a file that needs them did not come from a search.
+    """
+    _import_cells()
+    import keras
+
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except ValueError as error:
+        if "safe_mode" not in str(error) and "unsafe" not in str(error).lower():
+            raise
+        raise GruSearchError(
+            f"Refusing to load the model {what}: it holds Python code (a Lambda layer or a serialized "
+            "function) that would run on load; gru-search models never do, so get the model from a trusted source."
+        ) from None
 
 
 def _find(folder: Path, filename: str) -> Path:

@@ -56,6 +56,22 @@ def local_data_file(mapping: dict, spec_dir: Path) -> Path | None:
     return path
 
 
+def confine(base: Path, value, field: str) -> Path:
+    """`value` resolved against `base`; SpecError when it lands outside `base`.
+
+    A spec sent to a cluster is read there against the job's working directory: an absolute path
+    or `..` would write into (or read from) folders of the node that the job has no business in.
+    """
+    text = str(value)
+    resolved = (base / Path(text).expanduser()).resolve()
+    if Path(text).expanduser().is_absolute() or not resolved.is_relative_to(base.resolve()):
+        raise SpecError(
+            f"{field} {text!r} leaves the job's folder on the cluster; give a relative path inside it, "
+            "or pass --results-dir for a folder every node shares."
+        )
+    return resolved
+
+
 def stage(spec_path: str | Path, results_dir: str | None = None) -> Path:
     """Copy the spec and its data file into a new temporary folder; the caller removes it."""
     spec_path = Path(spec_path)
@@ -68,7 +84,9 @@ def stage(spec_path: str | Path, results_dir: str | None = None) -> Path:
             shutil.copy2(data_file, folder / DATA_DIR / data_file.name)
             mapping["data"] = {**mapping["data"], "source": f"{DATA_DIR}/{data_file.name}"}
         if results_dir is not None:
-            mapping["results_dir"] = results_dir
+            mapping["results_dir"] = results_dir  # the operator's choice (a shared folder)
+        elif mapping.get("results_dir") is not None:
+            confine(folder, mapping["results_dir"], "results_dir")
         # The job's driver runs on the cluster: join it, whatever the spec says for local runs
         # (num_cpus sizes a local Ray only, and Ray refuses it when joining a cluster).
         ray_section = {k: v for k, v in (mapping.get("ray") or {}).items() if k != "num_cpus"}
