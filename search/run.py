@@ -212,16 +212,30 @@ def _oracle(make_oracle, spec, results_dir: Path, parent_run_id: str, *, reload:
 
 
 def _earlier_outcomes(tune, oracle, finished: set[str], results_dir: Path, objective: str) -> list:
-    """Outcomes of the trials earlier sessions finished, from their Tune folders (or the oracle)."""
-    found = tune.outcomes_on_disk(str(results_dir), finished, objective)
+    """Outcomes of the trials earlier sessions finished: the oracle's record, plus the checkpoint
+    each trial's worker stored (Tune's own result files may be unwritten when a driver is killed)."""
+    from search.searcher import recorded
+
     outcomes = []
     for number in sorted(finished):
-        if number in found:
-            outcomes.append(found[number])
-            continue
-        kt_trial = oracle.trials[number]  # its folder is gone: what the oracle kept, no model
-        outcomes.append(tune.TrialOutcome(number, dict(kt_trial.hyperparameters.values), "FAILED", None, None, None, 0,
-                                          kt_trial.message or "its results folder is missing", None, {}))
+        record = recorded(oracle.trials[number])
+        checkpoint = tune.latest_checkpoint(str(results_dir), number)
+        completed = record["status"] == "COMPLETED" and record["objective"] is not None
+        reason = None if completed else (record["message"] or "the trial failed")
+        if completed and checkpoint is None:
+            completed, reason = False, "its checkpoint is missing from the results folder"
+        outcomes.append(tune.TrialOutcome(
+            number=number,
+            values=record["values"],
+            status="COMPLETED" if completed else "FAILED",
+            objective=record["objective"] if completed else None,
+            tiebreak=record["tiebreak"],
+            best_epoch=record["best_epoch"],
+            epochs=record["epochs"],
+            reason=reason,
+            checkpoint=checkpoint,
+            curves=record["curves"],
+        ))
     return outcomes
 
 

@@ -64,6 +64,7 @@ class OracleSearcher(Searcher):
         self._objective_of = objective_of
         self._max_consecutive_failures = max_consecutive_failures
         self._proposals: dict[str, TrialProposal] = {}
+        self._epochs: dict[str, dict[int, dict]] = {}
         self._kt_trials: dict[str, object] = {}
         # A reloaded oracle (a resumed search) already holds finished trials: count its tail of failures.
         self._consecutive_failures = _trailing_failures(oracle)
@@ -91,15 +92,27 @@ class OracleSearcher(Searcher):
         self._kt_trials[trial_id] = kt_trial
         return {**values, TRIAL_NUMBER_KEY: kt_trial.trial_id}
 
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self._kt_trials and _finite(result.get("epoch")):
+            row = {k: float(v) for k, v in result.items() if _curve_key(k, self.metric) and _finite(v)}
+            self._epochs.setdefault(trial_id, {})[int(result["epoch"])] = row
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         kt_trial = self._kt_trials.pop(trial_id, None)
+        epochs = self._epochs.pop(trial_id, {})
         if kt_trial is None:
             return
         score = None if error or not result else self._objective_of(result)
         ok = score is not None and np.isfinite(score)
         with _silenced():
             if ok:
-                self._oracle.update_trial(kt_trial.trial_id, {self._oracle.objective.name: float(score)})
+                # The oracle's trial.json is the search's record (read back by a resumed search):
+                # each epoch's metrics at its step, and the best epoch's summary at step 0.
+                name = self._oracle.objective.name
+                for epoch, row in sorted(epochs.items()):
+                    self._oracle.update_trial(kt_trial.trial_id, {name: float(score), **row}, step=epoch)
+                summary = {k: float(result[k]) for k in SUMMARY_KEYS if _finite(result.get(k))}
+                self._oracle.update_trial(kt_trial.trial_id, {**summary, name: float(score)}, step=0)
             kt_trial.status = _COMPLETED if ok else _FAILED
             # Saved in the oracle's trial.json: a resumed search reads why it failed from there.
             kt_trial.message = None if ok else str((result or {}).get(FAILED_KEY) or "the trial failed")
@@ -138,6 +151,51 @@ class OracleSearcher(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as handle:
             self.set_state(cloudpickle.load(handle))
+
+
+# Result keys kept at step 0 of a finished trial's record: its best epoch and how long it ran.
+SUMMARY_KEYS = ("best_objective", "best_tiebreak", "best_epoch", "epoch")
+
+
+def _curve_key(key: str, objective: str) -> bool:
+    return key in ("loss", "accuracy", "mae", objective) or key.startswith("val_")
+
+
+def _finite(value) -> bool:
+    try:
+        return bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+def recorded(kt_trial) -> dict:
+    """What a finished trial's record in the oracle says: values, summary and per-epoch curves."""
+    metrics = kt_trial.metrics
+
+    def at(name: str, step: int):
+        for observation in metrics.get_history(name) if metrics.exists(name) else ():
+            if observation.step == step:
+                return float(observation.value[0])
+        return None
+
+    curves = {}
+    for name in metrics.metrics:
+        if name in SUMMARY_KEYS:
+            continue
+        points = sorted((o.step, float(o.value[0])) for o in metrics.get_history(name) if o.step >= 1)
+        if points:
+            curves[name] = tuple(v for _, v in points)
+    status = str(getattr(kt_trial.status, "value", kt_trial.status))
+    return {
+        "values": {k: plain(v) for k, v in kt_trial.hyperparameters.values.items()},
+        "status": status,
+        "message": kt_trial.message,
+        "objective": kt_trial.score if status == _COMPLETED else None,
+        "tiebreak": at("best_tiebreak", 0),
+        "best_epoch": int(at("best_epoch", 0)) if at("best_epoch", 0) else None,
+        "epochs": int(at("epoch", 0) or 0),
+        "curves": curves,
+    }
 
 
 def _trailing_failures(oracle) -> int:

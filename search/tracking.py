@@ -268,7 +268,10 @@ class Tracker:
             except MlflowException as error:
                 if "already exists" not in str(error).lower() and "RESOURCE_ALREADY_EXISTS" not in str(error):
                     raise
-            held = self._retry(lambda: self.client.get_registered_model(key))
+            try:
+                held = self._retry(lambda: self.client.get_registered_model(key))
+            except MlflowException:
+                continue  # released in between: try to take it again
             if time.time() * 1000 - held.creation_timestamp > stale_s * 1000:
                 self._release(key)
                 continue

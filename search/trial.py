@@ -9,6 +9,7 @@ checkpoint, and stops early when the objective has not improved for `patience` e
 from __future__ import annotations
 
 import gc
+import json
 import math
 import os
 import shutil
@@ -23,6 +24,8 @@ from search.tracking import Tracker
 
 # Name of the checkpointed model file inside a trial's checkpoint directory.
 CHECKPOINT_FILE = "model.keras"
+# Beside it: the epoch and best-so-far values, so a retried trial resumes where the checkpoint was.
+STATE_FILE = "state.json"
 # Result keys the driver reads back; the per-epoch Keras metrics are reported under their own names.
 BEST_OBJECTIVE, BEST_TIEBREAK, BEST_EPOCH = "best_objective", "best_tiebreak", "best_epoch"
 
@@ -95,7 +98,8 @@ def _train(values, number, task, settings, report, tracker, run_id):
 
     _size_thread_pools(settings.cpus)
     _fresh_session()
-    keras.utils.set_random_seed(settings.seed * 10_007 + int(number))
+    # NumPy seeds must be below 2**32.
+    keras.utils.set_random_seed((settings.seed * 10_007 + int(number)) % 2**32)
     config = trial_config(values)
     model = build_model(
         config.architecture,
@@ -108,17 +112,35 @@ def _train(values, number, task, settings, report, tracker, run_id):
     tracker.log_params(run_id, {"parameter_count": model.count_params()})
     tracker.set_tags(run_id, {"cell": config.architecture.variant})
     callback = _EpochReporter(settings, report, tracker, run_id, number)
+    # A retry after the worker died: Ray hands back the trial's last checkpoint (see search.tune).
+    start = _restore(model, callback, getattr(report, "restored", None), tracker, run_id)
     model.fit(
         task.x_train,
         task.y_train,
         validation_data=(task.x_val, task.y_val),
         batch_size=config.training.batch_size,
         epochs=settings.max_epochs,
+        initial_epoch=start,
         callbacks=[callback],
         verbose=0,
     )
     if callback.best_epoch is None:
         raise TrialFailed(f"the trial never reported {settings.objective!r}.")
+
+
+def _restore(model, callback, checkpoint_dir: str | None, tracker: Tracker, run_id: str) -> int:
+    """Loads the checkpoint's weights and best-so-far values; returns the epoch to start from."""
+    if not checkpoint_dir or not os.path.isfile(os.path.join(checkpoint_dir, STATE_FILE)):
+        return 0
+    with open(os.path.join(checkpoint_dir, STATE_FILE)) as handle:
+        state = json.load(handle)
+    model.load_weights(os.path.join(checkpoint_dir, CHECKPOINT_FILE))
+    s = callback.settings
+    callback.best_epoch = state["best_epoch"]
+    callback.best_values = (state["best_objective"], state["best_tiebreak"])
+    callback.best_key = sort_key(state["best_objective"], state["best_tiebreak"], s.mode, s.tiebreak_mode)
+    tracker.set_tags(run_id, {"resumed_from_epoch": state["epoch"]})
+    return int(state["epoch"])
 
 
 class _EpochReporter(keras.callbacks.Callback):
@@ -146,6 +168,10 @@ class _EpochReporter(keras.callbacks.Callback):
             self.best_key, self.best_epoch, self.best_values = key, epoch + 1, (objective, tiebreak)
             checkpoint_dir = tempfile.mkdtemp(prefix="gru-search-ckpt-")
             self.model.save(os.path.join(checkpoint_dir, CHECKPOINT_FILE))
+            state = {"trial_number": self.number, "epoch": epoch + 1, "best_epoch": epoch + 1,
+                     "best_objective": objective, "best_tiebreak": tiebreak}
+            with open(os.path.join(checkpoint_dir, STATE_FILE), "w") as handle:
+                json.dump(state, handle)
         result = {
             **logs,
             "epoch": epoch + 1,

@@ -24,6 +24,7 @@ from search.trial import (
     BEST_OBJECTIVE,
     BEST_TIEBREAK,
     CHECKPOINT_FILE,
+    STATE_FILE,
     TrialFailed,
     TrialSettings,
 )
@@ -227,30 +228,22 @@ def _make_outcome(config: dict, metrics: dict, rows: list[dict], checkpoint: Pat
     )
 
 
-def outcomes_on_disk(storage_dir: str, numbers: set[str], objective: str) -> dict[str, TrialOutcome]:
-    """Outcomes of trials run by earlier sessions of a search, read from their Tune folders.
+def latest_checkpoint(storage_dir: str, number: str) -> str | None:
+    """The last checkpoint trial `number` stored in any session of the search, or None.
 
-    Each trial folder holds params.json (its config), result.json (one line per report, written as
-    the report arrives) and its checkpoints; a trial number found in several sessions (run again
-    after an interruption) is taken from the latest session.
+    Workers write checkpoints (with state.json naming their trial) before a report returns, so
+    they are on disk even when the driver was killed; Tune's own result files may not be.
     """
-    found: dict[str, TrialOutcome] = {}
-    sessions = sorted(Path(storage_dir).glob("ray-*"), key=lambda p: int(p.name.rsplit("-", 1)[-1]) if p.name.rsplit("-", 1)[-1].isdigit() else -1)
-    for session in sessions:
-        for params in sorted(session.glob("*/params.json")):
-            folder = params.parent
-            config = json.loads(params.read_text())
-            if str(config.get(TRIAL_NUMBER_KEY)) not in numbers:
-                continue
-            rows = []
-            if (folder / "result.json").is_file():
-                for line in (folder / "result.json").read_text().splitlines():
-                    with contextlib.suppress(ValueError):
-                        rows.append(json.loads(line))
-            checkpoints = sorted(folder.glob(f"checkpoint_*/{CHECKPOINT_FILE}"))
-            outcome = _make_outcome(config, rows[-1] if rows else {}, rows, checkpoints[-1] if checkpoints else None, None, objective)
-            found[outcome.number] = outcome
-    return found
+    def order(path: Path) -> tuple[int, str]:
+        session = path.parents[2].name.removeprefix("ray-")
+        return (int(session) if session.isdigit() else -1, path.parent.name)
+
+    found = []
+    for state in Path(storage_dir).glob(f"ray-*/*/checkpoint_*/{STATE_FILE}"):
+        with contextlib.suppress(OSError, ValueError):
+            if str(json.loads(state.read_text()).get("trial_number")) == number and (state.parent / CHECKPOINT_FILE).is_file():
+                found.append(state)
+    return str(max(found, key=order).parent / CHECKPOINT_FILE) if found else None
 
 
 def error_reason(error) -> str:
