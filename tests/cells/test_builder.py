@@ -33,6 +33,27 @@ def test_every_variant_builds_and_pads_with_nan(variant, attention):
         np.testing.assert_allclose(_predict(model, padded), probabilities, atol=1e-5)
 
 
+@pytest.mark.parametrize("variant", ["minimal", "sepconvgru"])
+@pytest.mark.parametrize("attention", ["none", "pooling"])
+def test_bidirectional_residual_stack_ignores_nan_padding(variant, attention):
+    keras.utils.set_random_seed(0)
+    arch = Architecture(
+        variant=variant,
+        depth=2,
+        units=2,
+        bidirectional=True,
+        residual=True,
+        frontend_kernel=2,
+        attention=attention,
+        attention_units=4,
+    )
+    model = cells.build_model(arch, (None, 3), CLASSIFY)
+    expected = _predict(model, X)
+    nan = np.full((4, 3, 3), np.nan, dtype="float32")
+    for padded in (np.concatenate([nan, X], axis=1), np.concatenate([X, nan], axis=1)):
+        np.testing.assert_allclose(_predict(model, padded), expected, atol=1e-5)
+
+
 @pytest.mark.parametrize("attention", ["bahdanau", "luong"])
 def test_attention_wrapper_on_the_top_layer(attention):
     arch = Architecture(variant="mgu", depth=2, units=4, attention=attention, attention_units=4)
