@@ -110,7 +110,9 @@ class ConvGRU1DCell(HoistedCell):
             k = 1  # the recurrent kernels below are the 1x1 (pointwise) halves
         else:
             self.kernel = self._kernel("kernel", (k, channels, 3 * f))
-        self.gate_recurrent_kernel = self._kernel("gate_recurrent_kernel", (k, f, 2 * f), recurrent=True)
+        self.gate_recurrent_kernel = self._kernel(
+            "gate_recurrent_kernel", (k, f, 2 * f), recurrent=True
+        )
         self.recurrent_kernel = self._kernel("recurrent_kernel", (k, f, f), recurrent=True)
         self.bias = self.add_weight(shape=(3 * f,), name="bias", initializer=self.bias_initializer)
 
@@ -163,7 +165,9 @@ class ConvGRU1DCell(HoistedCell):
 
     def _recurrent_conv(self, values, pointwise, depthwise):
         # values: (b, L * f) flat -> convolution -> (b, L, out)
-        return self._conv(ops.reshape(values, (-1, self.length, self.filters)), pointwise, depthwise)
+        return self._conv(
+            ops.reshape(values, (-1, self.length, self.filters)), pointwise, depthwise
+        )
 
     def step(self, projected, states, constants=None, training=False):
         h_prev = self._previous_state(states)  # (b, L * f)

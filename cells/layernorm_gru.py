@@ -63,8 +63,12 @@ class LayerNormGRUCell(HoistedCell):
             initializer=self.recurrent_initializer,
         )
         if self.layer_norm:
-            self.input_gamma = self.add_weight(shape=(3 * units,), name="input_gamma", initializer="ones")
-            self.input_beta = self.add_weight(shape=(3 * units,), name="input_beta", initializer="zeros")
+            self.input_gamma = self.add_weight(
+                shape=(3 * units,), name="input_gamma", initializer="ones"
+            )
+            self.input_beta = self.add_weight(
+                shape=(3 * units,), name="input_beta", initializer="zeros"
+            )
             self.recurrent_gamma = self.add_weight(
                 shape=(3 * units,), name="recurrent_gamma", initializer="ones"
             )

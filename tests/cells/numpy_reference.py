@@ -90,6 +90,7 @@ def conv_gru_step(x, h, w, filters, separable=False):
     batch, length = x.shape[0], x.shape[1]
     h = h.reshape(batch, length, f)
     if separable:
+
         def conv_x(v):
             return depthwise_conv1d_same(v, w["depthwise_kernel"]) @ w["kernel"][0]
 
@@ -101,6 +102,7 @@ def conv_gru_step(x, h, w, filters, separable=False):
             depthwise = depthwise_conv1d_same(v, w["recurrent_depthwise_kernel"])
             return depthwise @ w["recurrent_kernel"][0]
     else:
+
         def conv_x(v):
             return conv1d_same(v, w["kernel"])
 

@@ -130,7 +130,10 @@ def test_a_partly_missing_step_is_imputed_not_masked():
 
 @pytest.mark.parametrize(
     "head, loss, metric",
-    [(CLASSIFY, "sparse_categorical_crossentropy", "accuracy"), (Head("regression", 1), "mse", "mae")],
+    [
+        (CLASSIFY, "sparse_categorical_crossentropy", "accuracy"),
+        (Head("regression", 1), "mse", "mae"),
+    ],
 )
 def test_compile_model_picks_loss_and_metrics(head, loss, metric):
     model = cells.build_model(Architecture(variant="minimal", units=4), (7, 3), head)

@@ -62,7 +62,13 @@ GATES = [
     (lambda: LayerNormGRUCell(5), (4,), "recurrent_kernel", slice(5, 10), "r"),
     (lambda: ConvGRU1DCell(3, 3), (6, 2), "gate_recurrent_kernel", slice(0, 3), "z"),
     (lambda: ConvGRU1DCell(3, 3), (6, 2), "gate_recurrent_kernel", slice(3, 6), "r"),
-    (lambda: ConvGRU1DCell(3, 3, separable=True), (6, 2), "gate_recurrent_kernel", slice(3, 6), "r"),
+    (
+        lambda: ConvGRU1DCell(3, 3, separable=True),
+        (6, 2),
+        "gate_recurrent_kernel",
+        slice(3, 6),
+        "r",
+    ),
 ]
 
 
