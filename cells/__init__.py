@@ -1,7 +1,9 @@
 """GRU-extension recurrent cells for Keras 3, and the model builder the search uses.
 
 The Keras-free names (`Architecture`, `Head`, ...) import instantly; the layers import Keras on
-first use, so validating a spec does not pay for a TensorFlow import.
+first use, so validating a spec does not pay for a TensorFlow import. Because of that, `import
+cells` alone registers no Keras class: load saved models with `cells.load_model(path)` (or call
+`cells.register_all()` before `keras.saving.load_model`).
 """
 
 from __future__ import annotations
