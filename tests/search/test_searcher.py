@@ -76,7 +76,8 @@ def test_completion_records_the_best_objective_from_the_final_result():
     searcher.suggest("b")
     searcher.on_trial_complete("b", {"best_objective": 0.75, "val_accuracy": 0.5})
     searcher.on_trial_complete("a", None, error=True)
-    assert oracle.updates == [("01", {"val_accuracy": 0.75})]
+    # The summary (best epoch's values) is recorded with the score, for a resumed search to read.
+    assert oracle.updates == [("01", {"best_objective": 0.75, "val_accuracy": 0.75})]
     assert oracle.ended == [("01", "COMPLETED"), ("00", "FAILED")]
     assert searcher.proposal("a").values == {"units": 1}
 
@@ -176,3 +177,17 @@ def test_unknown_algorithm_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match=r"search.algorithm must be one of \['bayesian', 'grid', 'random'\], but got 'hyperband'"):
         make_oracle("hyperband", hyperparameters=_hp(), objective="val_loss", mode="min", max_trials=1,
                     seed=0, project_dir=str(tmp_path), project_name="x")
+
+
+def test_per_epoch_results_are_recorded_in_the_oracle_at_their_step():
+    oracle = FakeOracle([{"units": 1}])
+    searcher = _searcher(oracle)
+    searcher.suggest("a")
+    for epoch, value in ((1, 0.5), (2, 0.7)):
+        searcher.on_trial_result("a", {"epoch": epoch, "val_accuracy": value, "loss": 1.0 / epoch, "trial_number": "00"})
+    searcher.on_trial_complete("a", {"best_objective": 0.7, "best_epoch": 2, "epoch": 2, "val_accuracy": 0.7})
+    assert oracle.updates == [
+        ("00", {"val_accuracy": 0.5, "loss": 1.0}),
+        ("00", {"val_accuracy": 0.7, "loss": 0.5}),
+        ("00", {"best_objective": 0.7, "best_epoch": 2.0, "epoch": 2.0, "val_accuracy": 0.7}),
+    ]
