@@ -100,7 +100,8 @@ def _log_plots(tracker, run_id: str, best, trials, objective: str, mode: str) ->
         if name in best.curves and name not in ("loss", "val_loss"):
             axes[1].plot(range(1, len(best.curves[name]) + 1), best.curves[name], label=name)
     axes[1].set(title=f"trial {best.number}: {objective}", xlabel="epoch")
-    axes[1].legend()
+    if axes[1].get_legend_handles_labels()[0]:  # empty when the objective is the loss itself
+        axes[1].legend()
     figure.tight_layout()
     tracker.log_figure(run_id, figure, "learning_curve.png")
     plt.close(figure)

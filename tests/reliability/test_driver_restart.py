@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,7 +52,7 @@ def resumed(tmp_path_factory):
         "results_dir": str(results),
     }))
     # Ray's processes carry this folder on their command line, so the test can end all of them.
-    ray_tmp = folder / "ray"
+    ray_tmp = Path(tempfile.mkdtemp(prefix="gsr-", dir="/tmp"))  # short: Ray's socket paths max 107 bytes
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_TMPDIR": str(ray_tmp)}
     log = (folder / "first.log").open("w")
     first = subprocess.Popen([CLI, "run", str(spec), "--quiet"], cwd=folder, env=env, stdout=log, stderr=log,
@@ -76,6 +78,7 @@ def resumed(tmp_path_factory):
     done = subprocess.run([CLI, "run", str(spec), "--quiet", "--resume"], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=900)
     _end_processes_mentioning(str(ray_tmp))
+    shutil.rmtree(ray_tmp, ignore_errors=True)
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
     return folder, results, state, before, done
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -181,16 +183,19 @@ def test_two_searches_at_once_register_both_and_crown_the_better(server, tmp_pat
             "tracking": {"uri": server.uri, "experiment": "twins", "registered_model": "twin"},
             "ray": {"address": "local", "num_cpus": 1},
         }))
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_TMPDIR": str(folder / "ray")}
-        procs.append((folder, subprocess.Popen([CLI, "run", "spec.yaml", "--quiet"], cwd=folder, env=env,
+        # Short: Ray's socket paths under it must stay within 107 bytes.
+        ray_tmp = tempfile.mkdtemp(prefix="gsr-", dir="/tmp")
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_TMPDIR": ray_tmp}
+        procs.append((ray_tmp, subprocess.Popen([CLI, "run", "spec.yaml", "--quiet"], cwd=folder, env=env,
                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
     try:
         outputs = [(p.communicate(timeout=900), p.returncode) for _, p in procs]
     finally:
-        for folder, process in procs:
+        for ray_tmp, process in procs:
             if process.poll() is None:
                 process.kill()
-            _end_processes_mentioning(str(folder / "ray"))
+            _end_processes_mentioning(ray_tmp)
+            shutil.rmtree(ray_tmp, ignore_errors=True)
     for (_out, err), code in outputs:
         assert code == 0, err[-3000:]
     client = MlflowClient(server.uri, registry_uri=server.uri)
