@@ -25,7 +25,9 @@ class Architecture:
 
     variant: Variant = "gru"
     depth: int = 1
-    # For convgru/sepconvgru: filters per position along the feature axis.
+    # Hidden size: values per step of each recurrent layer's state (per direction). The
+    # convgru/sepconvgru state is a (features, filters) map, so they get
+    # filters = max(1, ceil(units / features)) per position: about `units` values too.
     units: int = 64
     bidirectional: bool = False
     # Adds each layer's input to its output where the widths match (depth >= 2).

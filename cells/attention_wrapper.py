@@ -17,6 +17,7 @@ import keras
 from keras import ops
 
 from cells.attention_mechanisms import _AttentionMechanism
+from cells.base import HoistedCell
 
 
 def _flat_size(size) -> int:
@@ -214,11 +215,20 @@ class AttentionRNN(keras.layers.Layer):
         States: [*cell states, attention] and, when the output is the cell's, that output too,
         so that the last real output survives padded steps (which keep the states).
         """
-        memory, prepared = self._loop_memory
+        memory, prepared, cell_constants = self._loop_memory
         num_cell_states = len(self._state_sizes())
         cell_states, previous_attention = list(states[:num_cell_states]), states[num_cell_states]
         cell_input = self._cell_input(x_t, previous_attention)  # (batch, ..., D + A)
-        output, cell_states = self.cell(cell_input, cell_states, **self._cell_kwargs(training))
+        if isinstance(self.cell, HoistedCell):
+            # The cell's call would rebuild its loop constants (ConvGRU1DCell's banded
+            # matrices) at every step; they were built once in `call`. The input projection
+            # stays here: it is taken of [x_t; a_{t-1}], whose second half is only known now.
+            projected = self.cell.project_inputs(cell_input)
+            output, cell_states = self.cell.step(
+                projected, cell_states, cell_constants, training=training
+            )
+        else:
+            output, cell_states = self.cell(cell_input, cell_states, **self._cell_kwargs(training))
         cell_states = list(cell_states) if isinstance(cell_states, list | tuple) else [cell_states]
         query = output if len(output.shape) == 2 else ops.reshape(output, (-1, self._query_depth))
         alignments = self.attention_mechanism.alignments(query, prepared)  # (batch, T)
@@ -259,7 +269,10 @@ class AttentionRNN(keras.layers.Layer):
             states.append(ops.zeros((batch, self._query_depth), self.compute_dtype))
         self._prepare_dropout(self._cell_input(sequences[:, 0], attention), cell_states)
         # Seen by `_step` inside the loop; bypasses Keras' attribute tracking (these are tensors).
-        object.__setattr__(self, "_loop_memory", (memory, prepared))
+        cell_constants = (
+            self.cell.loop_constants() if isinstance(self.cell, HoistedCell) else None
+        )
+        object.__setattr__(self, "_loop_memory", (memory, prepared, cell_constants))
         try:
             outputs, *final_states = self._loop(
                 sequences, initial_state=states, mask=mask, training=training

@@ -9,6 +9,10 @@ Layout of every model (docs/CONTRACTS.md):
       -> last state | attention pooling | attention wrapper on the top layer
       -> head                                softmax probabilities, or values in original units
 
+Width: `units` is the hidden size of every variant. The conv variants' state is a
+(features, filters) map, so they get filters = max(1, ceil(units / features)) per position
+(`cells.recurrent.conv_filters`): about `units` values per step, like the other variants.
+
 The mask is passed explicitly to every recurrent layer, because the Conv1D front-end does not
 propagate Keras masks.
 """
@@ -73,9 +77,9 @@ def build_model(
         if arch.dropout:
             x = keras.layers.Dropout(arch.dropout, name=f"dropout_{index}")(x)
         if top and wrapped_top:
-            layer = attention_layer(arch, return_sequences=False, name=f"recurrent_{index}")
+            layer = attention_layer(arch, False, f"recurrent_{index}", features=features)
         else:
-            layer = recurrent_layer(arch, return_sequences, name=f"recurrent_{index}")
+            layer = recurrent_layer(arch, return_sequences, f"recurrent_{index}", features=features)
         if arch.bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{index}")
         y = layer(x, mask=mask)  # (batch, steps, width) or (batch, width)

@@ -8,6 +8,7 @@ import pytest
 
 import cells
 from cells import Architecture, Head
+from cells.recurrent import make_cell
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(4, 7, 3)).astype("float32")
@@ -93,11 +94,29 @@ def test_gru_variant_uses_the_fused_keras_layer_with_reset_after():
 
 
 def test_conv_variant_convolves_along_the_features():
-    arch = Architecture(variant="sepconvgru", depth=2, units=2, conv_kernel=3)
+    # units=6 over 3 features: 2 filters per position, a state of 6 values like the others'.
+    arch = Architecture(variant="sepconvgru", depth=2, units=6, conv_kernel=3)
     model = cells.build_model(arch, (None, 3), CLASSIFY)
     assert model.get_layer("feature_map_0").output.shape == (None, None, 3, 1)
     assert model.get_layer("feature_map_1").output.shape == (None, None, 3, 2)
     assert model.get_layer("recurrent_1").cell.separable
+    assert model.get_layer("recurrent_1").output.shape == (None, 6)
+
+
+@pytest.mark.parametrize(
+    ("units", "features", "filters"), [(64, 8, 8), (7, 3, 3), (2, 3, 1), (1, 64, 1), (5, 1, 5)]
+)
+def test_conv_filters_give_a_state_of_about_units_values(units, features, filters):
+    arch = Architecture(variant="convgru", units=units)
+    cell = make_cell(arch, features)
+    assert cell.filters == filters
+    # Never narrower than asked, and less than one position's worth wider.
+    assert units <= features * cell.filters < units + features
+
+
+def test_conv_cell_needs_the_number_of_features():
+    with pytest.raises(ValueError, match="needs the number of features .* but got None"):
+        make_cell(Architecture(variant="sepconvgru"))
 
 
 def test_standardisation_and_original_units():
