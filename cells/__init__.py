@@ -29,6 +29,10 @@ _LAZY = {
     "Destandardization": "cells.model_layers",
     "LastValidStep": "cells.model_layers",
     "FeatureMap": "cells.model_layers",
+    "AttentionRNN": "cells.attention_wrapper",
+    "BahdanauAttention": "cells.attention_mechanisms",
+    "LuongAttention": "cells.attention_mechanisms",
+    "AttentionPooling": "cells.attention_pooling",
 }
 
 __all__ = ["ATTENTIONS", "HEAD_KINDS", "VARIANTS", "Architecture", "Head", *_LAZY]

@@ -29,6 +29,10 @@ EXPECTED = {
     "Destandardization",
     "LastValidStep",
     "FeatureMap",
+    "AttentionRNN",
+    "BahdanauAttention",
+    "LuongAttention",
+    "AttentionPooling",
 }
 
 
