@@ -1,7 +1,8 @@
 """Milliseconds per training step of every cell variant, against `keras.layers.GRU` in the same run.
 
     python benchmarks/cells.py                       # TensorFlow, batch 64, 100 steps, 8 features, 64 units
-    python benchmarks/cells.py --backend jax --jit
+    python benchmarks/cells.py --backend jax
+    python benchmarks/cells.py --jit off             # no XLA anywhere (--jit on: XLA everywhere)
     python benchmarks/cells.py --batch 256 --steps 200 --features 64 --units 256   # the GPU setting
 
 Each model is one recurrent layer (the layer `cells.build_model` uses for the variant) and a
@@ -24,9 +25,10 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 sys.path.insert(0, os.path.dirname(_HERE))
 
-# "/narrow": a conv variant with units // features filters per position, so that its state
-# (features * filters) is as wide as the GRU's; plain conv rows have `units` filters per
-# position, as `cells.build_model` builds them (a state `features` times wider).
+# Every row is the layer `cells.build_model` builds for the variant at the same `units`: the conv
+# variants get ceil(units / features) filters per feature position (a state of about `units`
+# values). "+bahdanau"/"+luong" wrap the cell in `AttentionRNN`; "/a32" sets attention_units=32
+# (default: units).
 VARIANTS = (
     "gru",
     "minimal",
@@ -34,9 +36,9 @@ VARIANTS = (
     "layernorm",
     "convgru",
     "sepconvgru",
-    "convgru/narrow",
-    "sepconvgru/narrow",
+    "gru+luong",
     "gru+bahdanau",
+    "gru+bahdanau/a32",
 )
 
 
@@ -51,7 +53,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
     parser.add_argument("--warmup", type=int, default=3, help="untimed training steps first")
     parser.add_argument(
-        "--jit", action="store_true", help="jit_compile=True (XLA) instead of Keras' 'auto'"
+        "--jit",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="auto: what cells.compile_model picks (XLA on JAX, and for attention on TensorFlow)",
     )
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     return parser.parse_args(argv)
@@ -67,23 +72,27 @@ def build(name: str, args):
     if name == "keras.layers.GRU":
         x = keras.layers.GRU(args.units)(inputs)
     else:
-        name, _, narrow = name.partition("/")
+        name, _, option = name.partition("/")
         variant, _, attention = name.partition("+")
         arch = Architecture(
             variant=variant,
-            units=max(1, args.units // args.features) if narrow else args.units,
+            units=args.units,
             attention=attention or "none",
-            attention_units=args.units,
+            attention_units=int(option[1:]) if option.startswith("a") else args.units,
         )
         x = inputs
         if variant in ("convgru", "sepconvgru"):
             # One channel per feature position, as build_model does for (batch, time, features).
             x = keras.layers.Reshape((args.steps, args.features, 1))(x)
         make = attention_layer if attention else recurrent_layer
-        x = make(arch, return_sequences=False, name="recurrent")(x)
+        x = make(arch, return_sequences=False, name="recurrent", features=args.features)(x)
     model = keras.Model(inputs, keras.layers.Dense(1)(x))
-    # "auto" is what compile_model uses: XLA on JAX, off on a CPU-only TensorFlow host.
-    model.compile(optimizer="adam", loss="mse", jit_compile=True if args.jit else "auto")
+    jit = {"on": True, "off": False}.get(args.jit, "auto")
+    if jit == "auto":
+        from cells.builder import attention_jit_compile
+
+        jit = True if attention_jit_compile(model) else "auto"
+    model.compile(optimizer="adam", loss="mse", jit_compile=jit)
     return model
 
 

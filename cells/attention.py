@@ -39,12 +39,19 @@ Exact API:
         (batch, T, H) -> (batch, H) [, alignments (batch, T)]
 
 Cost: every step scores all T memory steps, so a step costs O(T * units) more than the cell.
-Measured on the shared 2-core CPU (TensorFlow, batch 64, 100 steps, 8 features, 64 units,
-CPU-time ratios to `keras.layers.GRU`, machine load ~12): Luong 3.5x without XLA, 2.2x with
-`jit_compile=True` (which also speeds up the GRU); Bahdanau (units 64) 7-8.5x, since its
-(batch, T, units) tanh at every step is ~5x the GRU's arithmetic. `AttentionPooling` after a GRU:
-1.2x. Prefer `jit_compile=True` for models with `AttentionRNN` on TensorFlow: Keras' "auto"
-leaves XLA off there, and without it the small per-step ops cost more than their arithmetic.
+`cells.compile_model` compiles a model holding an `AttentionRNN` with XLA on TensorFlow
+(`jit_compile=True`; Keras' "auto" leaves it off there), which fuses the loop's many small
+per-step ops. Measured on the shared 2-core CPU (TensorFlow, batch 64, 100 steps, 8 features,
+64 units, ratio to `keras.layers.GRU` without XLA, load 4-7; `python benchmarks/cells.py`):
+gru+luong 3.1x without XLA, 1.3x with it; gru+bahdanau 6-8x without, 5.4-6x with it (5.2x
+with attention_units=32). Bahdanau cannot reach 2x here: its per-step score is a (batch, T,
+units) add, tanh and dot with v, 64 * 100 * 64 = 410k tanh per step forward (plus their
+backward and the (batch, T, units) gradient the keys accumulate every step), against the
+GRU step's 64 * 64 * 192 = 786k multiply-adds; a tanh costs several multiply-adds, so the
+score alone is 3-5x the GRU's arithmetic, before the wrapper's own matmuls (the cell's input
+projection of [x; a], 64 * 72 * 192, and the attention layer, 64 * 72 * 64). Luong with a
+narrow memory scores (W^T q)^T m_j, 64 * 100 * 8 per step. `AttentionPooling` after a GRU:
+1.2x.
 
 Modules: `cells.attention_mechanisms` (scores), `cells.attention_wrapper` (`AttentionRNN`),
 `cells.attention_pooling` (`AttentionPooling`).

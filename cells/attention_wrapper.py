@@ -269,9 +269,7 @@ class AttentionRNN(keras.layers.Layer):
             states.append(ops.zeros((batch, self._query_depth), self.compute_dtype))
         self._prepare_dropout(self._cell_input(sequences[:, 0], attention), cell_states)
         # Seen by `_step` inside the loop; bypasses Keras' attribute tracking (these are tensors).
-        cell_constants = (
-            self.cell.loop_constants() if isinstance(self.cell, HoistedCell) else None
-        )
+        cell_constants = self.cell.loop_constants() if isinstance(self.cell, HoistedCell) else None
         object.__setattr__(self, "_loop_memory", (memory, prepared, cell_constants))
         try:
             outputs, *final_states = self._loop(

@@ -166,6 +166,28 @@ def test_compile_model_picks_loss_and_metrics(head, loss, metric):
 
 
 @pytest.mark.parametrize(
+    "attention, bidirectional",
+    [("none", False), ("pooling", False), ("luong", False), ("bahdanau", True)],
+)
+def test_compile_model_turns_xla_on_for_the_attention_wrapper_on_tensorflow(
+    attention, bidirectional
+):
+    arch = Architecture(
+        variant="mgu", units=4, attention=attention, attention_units=4, bidirectional=bidirectional
+    )
+    model = cells.compile_model(cells.build_model(arch, (7, 3), CLASSIFY), CLASSIFY, 1e-3)
+    wrapped = attention in ("luong", "bahdanau")
+    if keras.backend.backend() == "tensorflow":
+        # Keras' "auto" leaves XLA off on a CPU TensorFlow host; the wrapper turns it on.
+        assert model.jit_compile is wrapped
+    else:
+        assert model.jit_compile is True  # "auto" is XLA on JAX anyway
+    # An explicit choice wins.
+    cells.compile_model(model, CLASSIFY, 1e-3, jit_compile=False)
+    assert model.jit_compile is False
+
+
+@pytest.mark.parametrize(
     "call, message",
     [
         (lambda: cells.build_model(Architecture(), (7,), CLASSIFY), "input_shape must be"),
