@@ -79,13 +79,24 @@ def numeric_columns(frame: pd.DataFrame, names: list[str], field: str, where: st
     return frame[names].to_numpy(dtype=np.float64)
 
 
-def load_npz(path: Path, task: str) -> Cases:
-    # allow_pickle: variable-length data comes as object arrays, which NumPy stores pickled.
-    # The file is the user's own input, named in their own spec.
+def load_npz(path: Path, task: str, allow_pickle: bool = False) -> Cases:
+    # Variable-length data comes as object arrays, which NumPy stores pickled; unpickling can run
+    # code, so it takes the spec's explicit `allow_pickle: true`.
     try:
-        with np.load(path, allow_pickle=True) as archive:
+        with np.load(path, allow_pickle=allow_pickle) as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
+    except ValueError as error:
+        if allow_pickle or "allow_pickle" not in str(error):
+            raise DataError(
+                f"Cannot read {path.name} as NumPy arrays (ValueError); save it with "
+                "np.savez(path, x_train=..., y_train=...)."
+            ) from None
+        raise DataError(
+            f"{path.name} holds object arrays (variable-length cases), which NumPy stores as "
+            "pickles that can run code when loaded; pad the cases with NaN to one length, or set "
+            "data.allow_pickle: true if you trust the file."
+        ) from None
+    except (OSError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
         raise DataError(
             f"Cannot read {path.name} as NumPy arrays ({type(error).__name__}); save it with "
             "np.savez(path, x_train=..., y_train=...)."

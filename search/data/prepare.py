@@ -54,7 +54,7 @@ def load(data_spec) -> Cases | Series:
             raise DataError(
                 f"Forecasting reads a time-indexed CSV or Parquet table, not {path.name}; convert the series to a table with one column per series."
             )
-        return files.load_npz(path, task)
+        return files.load_npz(path, task, allow_pickle=getattr(data_spec, "allow_pickle", False))
     if task == "forecasting":
         return files.load_table(path, data_spec)
     return files.load_long(path, data_spec, task)

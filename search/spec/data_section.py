@@ -14,6 +14,7 @@ from search.spec.problems import Problems, join
 DATA_KEYS = (
     "source", "task", "validation", "test_size", "id_column", "time_column", "label_column",
     "split_column", "features", "target", "window", "horizon", "stride", "missing",
+    "allow_pickle",
 )  # fmt: skip
 FORECASTING_ONLY = ("target", "window", "horizon", "stride")
 SEQUENCE_TABLE_ONLY = ("id_column", "label_column", "split_column")
@@ -81,6 +82,7 @@ def parse_data(
         horizon=fields.integer("horizon", None, minimum=1),
         stride=fields.integer("stride", 1, minimum=1),
         missing=fields.text("missing", "error", choices=MISSING_POLICIES),
+        allow_pickle=fields.boolean("allow_pickle", False),
         base_dir=str(base_dir),
     )
     if problems or source is None or task is None:

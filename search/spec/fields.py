@@ -77,7 +77,9 @@ class Fields:
         self, key: str, default: Any = REQUIRED, minimum: int = 0, maximum: int | None = None
     ) -> Any:
         found, value = self._get(key, default)
-        if found and (not is_int(value) or value < minimum or (maximum is not None and value > maximum)):
+        if found and (
+            not is_int(value) or value < minimum or (maximum is not None and value > maximum)
+        ):
             what = {0: "an integer >= 0", 1: "a positive integer"}.get(
                 minimum, f"an integer >= {minimum}"
             )
@@ -85,6 +87,13 @@ class Fields:
                 what = f"an integer from {minimum} to {maximum:,}"
             self.problems.expected(join(self.path, key), what, value)
             return None if default is REQUIRED else default
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        found, value = self._get(key, default)
+        if found and not isinstance(value, bool):
+            self.problems.expected(join(self.path, key), "true or false", value)
+            return default
         return value
 
     def number(

@@ -65,6 +65,9 @@ class DataSpec:
     stride: int = 1
     # NaN/inf in the data: error (say where), drop the sequences/rows, or fill (forward, then 0).
     missing: Missing = "error"
+    # NPZ only: variable-length cases come as object arrays, which NumPy stores as pickles, and
+    # unpickling can run code. Off unless the user trusts the file.
+    allow_pickle: bool = False
     # The spec's folder: relative paths the data layer meets are taken from here.
     base_dir: str | None = None
 

@@ -10,6 +10,7 @@ import pytest
 
 from search.data import prepare
 from search.data.preprocessing import in_sequence
+from search.errors import DataError
 from tests.search.data import long_frame, make_spec, variable_length_cases, write_npz
 
 ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "feature_mean", "feature_std")
@@ -37,7 +38,7 @@ def test_the_same_data_as_npz_csv_and_parquet_prepares_identically(tmp_path, own
     # Train cases first, so the NPZ's x_train/x_test order matches the table's row order.
     split = ["train"] * 45 + ["test"] * 15 if own_split else None
     tasks = [
-        prepare(make_spec(name, base_dir=str(tmp_path)), seed=3)
+        prepare(make_spec(name, base_dir=str(tmp_path), allow_pickle=True), seed=3)
         for name in write_all(tmp_path, cases, labels, split)
     ]
     assert_same_task(tasks[0], tasks[1])
@@ -129,8 +130,18 @@ def test_npz_fixed_length_univariate_and_post_padded_arrays(tmp_path):
     for i, case in enumerate(cases):
         padded[i, : len(case)] = case
     np.savez(tmp_path / "padded.npz", x_train=padded, y_train=labels)
-    spec = make_spec("objects.npz", base_dir=str(tmp_path))
+    spec = make_spec("objects.npz", base_dir=str(tmp_path), allow_pickle=True)
     assert_same_task(prepare(spec, 0), prepare(replace(spec, source="padded.npz"), 0))
+
+
+def test_npz_object_arrays_need_the_specs_consent_to_unpickle(tmp_path):
+    # Unpickling can run code: object arrays load only with data.allow_pickle: true.
+    cases, labels = variable_length_cases(30)
+    write_npz(tmp_path / "objects.npz", cases, labels)
+    with pytest.raises(
+        DataError, match=r"pad the cases with NaN to one length, or set data\.allow_pickle: true"
+    ):
+        prepare(make_spec("objects.npz", base_dir=str(tmp_path)), 0)
 
 
 def test_forecasting_table_windows_hold_consecutive_steps(tmp_path):
