@@ -63,7 +63,8 @@ class DataSpec:
     # None: the source's own horizon (airline: 12), else 1.
     horizon: int | None = None
     stride: int = 1
-    # NaN/inf in the data: error (say where), drop the sequences/rows, or fill (forward, then 0).
+    # NaN/inf in the data: error (say where), drop the sequences/rows, or fill (forward, then
+    # backward, within each sequence; a channel with no value at all is still an error).
     missing: Missing = "error"
     # NPZ only: variable-length cases come as object arrays, which NumPy stores as pickles, and
     # unpickling can run code. Off unless the user trusts the file.
