@@ -1,5 +1,5 @@
 """Runs N trials one after another in this process, as one Ray worker does with reused actors,
-and prints the resident memory after each trial as JSON: `python -m tests.reliability.memory_probe N`."""
+and prints the resident memory and live objects after each trial as JSON: `python -m tests.reliability.memory_probe N`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def live_objects() -> int:
+    """Objects the collector tracks after a collection (the frozen long-lived heap is not counted)."""
+    import gc
+
+    gc.collect()
+    return len(gc.get_objects())
 
 
 class _NullTracker:
@@ -59,7 +67,7 @@ def main(trials: int) -> None:
 
             gc.collect()
             ctypes.CDLL("libc.so.6").malloc_trim(0)
-        print(json.dumps({"trial": number, "rss_mb": round(rss_mb(), 1)}), flush=True)
+        print(json.dumps({"trial": number, "rss_mb": round(rss_mb(), 1), "objects": live_objects()}), flush=True)
 
 
 if __name__ == "__main__":
