@@ -9,7 +9,8 @@ Each model is one recurrent layer (the layer `cells.build_model` uses for the va
 Dense(1) head, trained with Adam on MSE. Machines here are noisy, so all models are built
 first and then timed in interleaved rounds (`--rounds`, each `--iterations` steps per model);
 each model's figure is its best round. Compare ratios from one run, never absolute times
-across runs.
+across runs. The "gru" row is the same model as the `keras.layers.GRU` baseline: how far its
+ratio strays from 1.00x is the run's noise (on the shared 2-core CPU at load ~6, 0.75x-1.5x).
 """
 
 from __future__ import annotations
