@@ -55,7 +55,9 @@ class Architecture:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 problems.append(f"{name} must be a positive integer, but got {value!r}.")
         if not isinstance(self.frontend_kernel, int) or self.frontend_kernel < 0:
-            problems.append(f"frontend_kernel must be 0 or a positive integer, but got {self.frontend_kernel!r}.")
+            problems.append(
+                f"frontend_kernel must be 0 or a positive integer, but got {self.frontend_kernel!r}."
+            )
         if not (isinstance(self.dropout, int | float) and 0.0 <= self.dropout < 1.0):
             problems.append(f"dropout must be in [0, 1), but got {self.dropout!r}.")
         for name in ("bidirectional", "residual", "reset_after"):
