@@ -54,9 +54,9 @@ def test_the_quickstart_is_small_enough_for_two_cores_in_minutes():
 
 
 def test_a_valid_spec_prints_the_summary_and_exits_0():
-    result = gru_search("validate", "examples/vowels.yaml")
+    result = gru_search("validate", "examples/reference.yaml")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "spec 'vowels' is valid"
+    assert result.stdout.splitlines()[0] == "spec 'reference' is valid"
     assert (
         "cell             choice   gru | minimal | mgu | layernorm | convgru | sepconvgru"
         in result.stdout
