@@ -109,8 +109,8 @@ class Progress:
         for r in rows:
             style = {"FAILED": "red", "RUNNING": "yellow"}.get(r.status, "")
             status = r.status.lower() if r.status != "FAILED" else f"failed: {(r.reason or '')[:40]}"
-            cells = [_fmt(r.params.get(p)) for p in params]
-            table.add_row(r.number, status, *cells, str(r.epoch), _fmt(r.value), _fmt(r.best), style=style)
+            cells = [format_value(r.params.get(p)) for p in params]
+            table.add_row(r.number, status, *cells, str(r.epoch), format_value(r.value), format_value(r.best), style=style)
         return Group(head, table)
 
     def _refresh(self) -> None:
@@ -125,7 +125,8 @@ def _float(value) -> float | None:
         return None
 
 
-def _fmt(value) -> str:
+def format_value(value) -> str:
+    """A table cell: '-' for missing, 4 significant digits for floats."""
     if value is None:
         return "-"
     if isinstance(value, float):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from search import registry
+from search.progress import format_value
 
 log = logging.getLogger("gru_search")
 TOP_TRIALS = 5
@@ -138,7 +139,7 @@ def print_summary(console, result, spec) -> None:
     for column in ("trial", objective, "val_loss", "epochs", *params):
         table.add_column(column)
     for o in scored[:TOP_TRIALS]:
-        table.add_row(o.number, f"{o.objective:.4f}", _fmt(o.tiebreak), str(o.epochs), *(_fmt(o.values.get(p)) for p in params))
+        table.add_row(o.number, f"{o.objective:.4f}", format_value(o.tiebreak), str(o.epochs), *(format_value(o.values.get(p)) for p in params))
     console.print(table)
     for o in failed:
         console.print(f"[red]trial {o.number} failed:[/red] {o.reason}")
@@ -171,10 +172,3 @@ def _uri_option(uri: str) -> str:
         uri = "sqlite:///" + os.path.relpath(uri[len("sqlite:///"):])
     return f" --tracking-uri {uri}"
 
-
-def _fmt(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
