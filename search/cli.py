@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from search.errors import GruSearchError
@@ -49,6 +50,9 @@ def build_parser(verbs: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # TensorFlow's C++ start-up banner (oneDNN, CUDA stubs) is noise on a terminal; a user who
+    # wants it sets the variable.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     argv = sys.argv[1:] if argv is None else argv
     chosen = [a for a in argv if a in COMMANDS][:1]
     parser = build_parser(chosen or [])

@@ -10,9 +10,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from search.run import run as run_search
     from search.spec import load_spec
 
+    # A bad spec is answered before TensorFlow and Ray are imported.
     spec = load_spec(args.spec)
+    from search.run import run as run_search
+
     run_search(spec, quiet=args.quiet, resume=args.resume)
     return 0
