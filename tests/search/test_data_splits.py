@@ -26,7 +26,7 @@ def case_numbers(x):
 @pytest.mark.parametrize("seed", [0, 1, 7])
 def test_splits_are_disjoint_complete_stratified_and_seeded(tmp_path, seed):
     path, labels = id_tagged_npz(tmp_path)
-    spec = make_spec(str(path), test_size=0.2, validation=0.25)
+    spec = make_spec(str(path), test_size=0.2, validation=0.25, allow_pickle=True)
     task = prepare(spec, seed)
     parts = [case_numbers(task.x_train), case_numbers(task.x_val), case_numbers(task.x_test)]
     assert sorted(np.concatenate(parts).tolist()) == list(range(90))
@@ -53,7 +53,7 @@ def test_splits_are_disjoint_complete_stratified_and_seeded(tmp_path, seed):
 def test_seed_zero_is_a_real_seed(tmp_path):
     # keras-tuner treats seed 0 as "no seed"; here 0 must be as reproducible as any other.
     path, _ = id_tagged_npz(tmp_path)
-    spec = make_spec(str(path))
+    spec = make_spec(str(path), allow_pickle=True)
     np.testing.assert_array_equal(prepare(spec, 0).x_val, prepare(spec, 0).x_val)
 
 
@@ -63,7 +63,7 @@ def test_statistics_come_from_the_training_split_only(tmp_path):
     # Test cases live on a wildly different scale: if they leaked into the statistics, it shows.
     cases = [c if s == "train" else 1000 + 50 * c for c, s in zip(cases, split, strict=True)]
     write_npz(tmp_path / "d.npz", cases, labels, split)
-    task = prepare(make_spec(str(tmp_path / "d.npz")), 0)
+    task = prepare(make_spec(str(tmp_path / "d.npz"), allow_pickle=True), 0)
     train = task.x_train.reshape(-1, 3).astype(np.float64)
     train = train[~np.isnan(train).any(axis=1)]
     np.testing.assert_allclose(task.feature_mean, train.mean(axis=0), rtol=1e-5, atol=1e-6)
