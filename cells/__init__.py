@@ -17,6 +17,7 @@ _LAZY = {
     "build_model": "cells.builder",
     "compile_model": "cells.builder",
     "load_model": "cells.loading",
+    "average_models": "cells.ensemble",
     "register_all": "cells.loading",
     "make_cell": "cells.recurrent",
     "HoistedCell": "cells.base",

@@ -17,6 +17,7 @@ EXPECTED = {
     "build_model",
     "compile_model",
     "load_model",
+    "average_models",
     "register_all",
     "make_cell",
     "HoistedCell",
