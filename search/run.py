@@ -33,6 +33,8 @@ class SearchResult:
     tracking_uri: str
     trials: tuple = ()
     best: object | None = None  # the best TrialOutcome
+    # Trial numbers averaged into the registered model (just the best one unless search.ensemble > 1).
+    ensemble_of: tuple = ()
     test_metrics: dict = field(default_factory=dict)
     model_uri: str | None = None
     version: str | None = None
@@ -168,22 +170,27 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
         stopped_reason=outcome.stopped_reason,
         results_dir=str(results_dir),
     )
-    best = pick_best(trials, s.objective.mode)
+    ranked = rank_trials(trials, s.objective.mode)
+    best = ranked[0] if ranked else None
     if best is None:
         reasons = "; ".join(sorted({o.reason or "unknown" for o in trials})) or "no trial ran"
         tracker.end_run(parent_run_id, "FAILED", reason=f"no trial completed: {reasons}")
         raise GruSearchError(f"No trial of search {spec.name!r} completed ({reasons}); fix the cause and run it again.")
-    result = summary.finish(spec, task, tracker, result, best, started)
+    result = summary.finish(spec, task, tracker, result, ranked[: s.ensemble], started)
     summary.print_summary(console, result, spec)
     return result
 
 
 def pick_best(trials, mode: str, tiebreak_mode: str = "min"):
     """The best completed trial with a checkpoint; ties on the objective go to the lower val_loss."""
+    ranked = rank_trials(trials, mode, tiebreak_mode)
+    return ranked[0] if ranked else None
+
+
+def rank_trials(trials, mode: str, tiebreak_mode: str = "min") -> list:
+    """Completed trials with a checkpoint, best first (objective, then val_loss, then number)."""
     usable = [o for o in trials if o.status == "COMPLETED" and o.checkpoint and o.objective is not None]
-    if not usable:
-        return None
-    return min(usable, key=lambda o: (*sort_key(o.objective, o.tiebreak, mode, tiebreak_mode), o.number))
+    return sorted(usable, key=lambda o: (*sort_key(o.objective, o.tiebreak, mode, tiebreak_mode), o.number))
 
 
 def _oracle(make_oracle, spec, results_dir: Path, parent_run_id: str, *, reload: bool):

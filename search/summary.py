@@ -16,14 +16,24 @@ log = logging.getLogger("gru_search")
 TOP_TRIALS = 5
 
 
-def finish(spec, task, tracker, result, best, started: float):
-    """Test metrics, plots, the logged model, the registered version and the champion decision."""
+def finish(spec, task, tracker, result, members, started: float):
+    """Test metrics, plots, the logged model, the registered version and the champion decision.
+
+    `members` are the best trials, best first; more than one are averaged into the registered
+    model (`search.ensemble`), whose metadata then names them all.
+    """
     import keras
 
+    import cells
     from search.data.metrics import evaluate
 
     registry._import_cells()
-    model = keras.saving.load_model(best.checkpoint, safe_mode=True)
+    best = members[0]
+    model = cells.average_models([keras.saving.load_model(m.checkpoint, safe_mode=True) for m in members])
+    model_file = best.checkpoint
+    if len(members) > 1:
+        model_file = str(Path(result.results_dir) / "ensemble.keras")
+        model.save(model_file)
     test_metrics = {k: float(v) for k, v in evaluate(model, task, split="test").items()}
     objective, mode = spec.search.objective.metric, spec.search.objective.mode
     run_id = result.parent_run_id
@@ -36,6 +46,7 @@ def finish(spec, task, tracker, result, best, started: float):
         "search": spec.name,
         "search_run_id": run_id,
         "trial_number": best.number,
+        "ensemble_of": [m.number for m in members],
         "config": best.values,
         "objective": {"metric": objective, "mode": mode, "value": best.objective, "best_epoch": best.best_epoch},
         "test_metrics": test_metrics,
@@ -48,7 +59,7 @@ def finish(spec, task, tracker, result, best, started: float):
     }
     with tempfile.TemporaryDirectory(prefix="gru-search-model-") as folder:
         model_dir = str(Path(folder) / "model")
-        registry.package(best.checkpoint, metadata, model_dir, input_shape=task.input_shape, output_shape=tuple(model.output_shape[1:]))
+        registry.package(model_file, metadata, model_dir, input_shape=task.input_shape, output_shape=tuple(model.output_shape[1:]))
         source = tracker.log_artifacts(run_id, model_dir, "model")
     candidate = registry.Standing("?", objective, mode, best.objective, task.fingerprint)
     name = spec.tracking.registered_model
@@ -58,6 +69,7 @@ def finish(spec, task, tracker, result, best, started: float):
     elapsed = time.perf_counter() - started
     summary = {
         "best_trial": best.number,
+        "ensemble_of": [m.number for m in members],
         "best_config": best.values,
         f"best_{objective}": best.objective,
         "test_metrics": test_metrics,
@@ -76,6 +88,7 @@ def finish(spec, task, tracker, result, best, started: float):
     return dataclasses.replace(
         result,
         best=best,
+        ensemble_of=tuple(m.number for m in members),
         test_metrics=test_metrics,
         model_uri=f"models:/{name}/{version}",
         version=version,
@@ -147,6 +160,8 @@ def print_summary(console, result, spec) -> None:
         console.print(f"[yellow]search stopped early:[/yellow] {result.stopped_reason}")
     best = result.best
     console.print(f"[bold]best trial {best.number}[/bold]: {objective} {best.objective:.4f} at epoch {best.best_epoch}; config {best.values}")
+    if len(result.ensemble_of) > 1:
+        console.print(f"registered model: the average of trials {', '.join(map(str, result.ensemble_of))}")
     console.print("test metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items()))
     console.print(f"registered: [bold]{result.model_uri}[/bold] (search run {result.parent_run_id})")
     verdict = "now champion" if result.champion else "champion unchanged"

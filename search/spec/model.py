@@ -108,6 +108,9 @@ class SearchSettings:
     max_failures: int = 1
     # Failed trials in a row before the whole search stops (a broken setup, not bad luck).
     max_consecutive_failures: int = 3
+    # The registered model averages the predictions of the top `ensemble` completed trials
+    # (1: the best trial alone). On small data the top trials tie on validation and differ on test.
+    ensemble: int = 1
 
 
 @dataclass(frozen=True)

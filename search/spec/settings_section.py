@@ -24,7 +24,7 @@ from search.spec.problems import Problems, join, suggestion
 SEARCH_KEYS = (
     "algorithm", "scheduler", "max_trials", "max_epochs", "patience", "grace_period",
     "concurrency", "resources_per_trial", "objective", "seed", "max_failures",
-    "max_consecutive_failures",
+    "max_consecutive_failures", "ensemble",
 )  # fmt: skip
 TRACKING_KEYS = ("uri", "experiment", "registered_model", "artifact_location")
 RAY_KEYS = ("address", "num_cpus")
@@ -33,6 +33,8 @@ _URI_SCHEMES = re.compile(r"^(sqlite|file|https?|postgresql(\+\w+)?|mysql(\+\w+)
 _RAY_ADDRESS = re.compile(r"^(local|auto|ray://[^\s/:]+(:\d+)?|[^\s/:]+:\d+)$")
 # Trials or epochs beyond this are a typo, not a plan (and would overflow trial ids and tables).
 MAX_COUNT = 1_000_000
+# Members of the registered averaging model; more only slows prediction for no measurable gain.
+MAX_ENSEMBLE = 20
 
 
 def parse_search(problems: Problems, value: Any, task: str | None) -> SearchSettings | None:
@@ -69,6 +71,7 @@ def parse_search(problems: Problems, value: Any, task: str | None) -> SearchSett
         seed=f.integer("seed", 0, minimum=0, maximum=2**32 - 1),
         max_failures=f.integer("max_failures", 1, minimum=0),
         max_consecutive_failures=f.integer("max_consecutive_failures", 3, minimum=1),
+        ensemble=f.integer("ensemble", 1, minimum=1, maximum=MAX_ENSEMBLE),
     )
     if problems or settings["objective"] is None:
         return None

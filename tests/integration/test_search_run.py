@@ -35,6 +35,8 @@ def searched(tmp_path_factory):
                 "algorithm": "random", "scheduler": "fifo", "max_trials": 4, "max_epochs": 3,
                 "concurrency": 2, "objective": {"metric": "val_accuracy", "mode": "max"},
                 "max_failures": 0, "seed": 0,
+                # The registered model averages the top two trials: the ensemble path end to end.
+                "ensemble": 2,
             },
         },
         folder,
@@ -105,6 +107,8 @@ def test_pulled_model_reproduces_the_test_metric_in_a_fresh_process(searched, tm
                     "--tracking-uri", spec.tracking.uri], check=True, env=env, capture_output=True)
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["classes"] == ["1", "2"] and metadata["test_metrics"] == result.test_metrics
+    assert len(metadata["ensemble_of"]) == 2 and metadata["ensemble_of"][0] == result.best.number
+    assert list(result.ensemble_of) == metadata["ensemble_of"]
     script = (
         "import json, sys\n"
         "import search\n"
