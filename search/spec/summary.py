@@ -25,7 +25,8 @@ def summary(spec: Spec) -> str:
         f"seed {search.seed}",
         f"goal:     {search.objective.mode}imise {search.objective.metric}",
         f"tracking: {tracking.uri}, experiment {tracking.experiment!r}, "
-        f"model {tracking.registered_model!r}",
+        f"model {tracking.registered_model!r}"
+        + (f" (the average of the top {search.ensemble} trials)" if search.ensemble > 1 else ""),
         f"ray:      {spec.ray.address}",
         f"results:  {spec.results_dir}",
         "space:    " + spec.space.describe(),
