@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -208,8 +209,15 @@ def _trailing_failures(oracle) -> int:
 
 @contextlib.contextmanager
 def _silenced():
-    """keras-tuner's oracle prints a banner per trial; the search has its own progress table."""
-    with contextlib.redirect_stdout(io.StringIO()):
+    """keras-tuner's oracle prints a banner per trial; the search has its own progress table.
+
+    The Bayesian oracle's Gaussian process also warns (sklearn's ConvergenceWarning) whenever a
+    kernel length scale sits at its bound: routine on a handful of points, noise to a user.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
         yield
 
 
