@@ -45,8 +45,11 @@ def resumed(tmp_path_factory):
         "name": "restart",
         "data": {"source": "aeon:UnitTest", "task": "classification"},
         "space": {"cell": ["gru", "minimal"], "units": [8, 12, 16], "learning_rate": 0.01},
-        "search": {"algorithm": "random", "scheduler": "fifo", "max_trials": MAX_TRIALS, "max_epochs": 3,
-                   "concurrency": 1, "objective": {"metric": "val_accuracy", "mode": "max"}, "seed": 0},
+        # 40 epochs without early stopping: a trial trains for seconds, so the kill below lands
+        # inside one (with 3 epochs the third trial sometimes finished before the kill).
+        "search": {"algorithm": "random", "scheduler": "fifo", "max_trials": MAX_TRIALS, "max_epochs": 40,
+                   "patience": None, "concurrency": 1, "objective": {"metric": "val_accuracy", "mode": "max"},
+                   "seed": 0},
         "tracking": {"uri": f"sqlite:///{folder}/mlflow.db"},
         "ray": {"address": "local", "num_cpus": 2},
         "results_dir": str(results),
