@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 
 from search import cluster
+from search.commands import add_address_argument
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument(
-        "--address", help=f"the Ray job API, http://HEAD:8265 (default: ${cluster.ADDRESS_ENV})"
-    )
+    add_address_argument(parser)
 
 
 def run(args) -> int:

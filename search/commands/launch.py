@@ -14,13 +14,12 @@ import sys
 import uuid
 
 from search import cluster, staging
+from search.commands import add_address_argument
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("spec", help="the search spec (YAML)")
-    parser.add_argument(
-        "--address", help=f"the Ray job API, http://HEAD:8265 (default: ${cluster.ADDRESS_ENV})"
-    )
+    add_address_argument(parser)
     parser.add_argument(
         "--results-dir",
         help="where Ray Tune keeps trial results on the cluster: a folder every node shares "

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from search import cluster
+from search.commands import add_address_argument, add_job_argument
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("job", help="the job id `gru-search launch` printed")
-    parser.add_argument(
-        "--address", help=f"the Ray job API, http://HEAD:8265 (default: ${cluster.ADDRESS_ENV})"
-    )
+    add_job_argument(parser)
+    add_address_argument(parser)
 
 
 def run(args) -> int:
