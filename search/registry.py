@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,14 +155,17 @@ def package(keras_path: str, metadata: dict, out_dir: str, *, input_shape, outpu
     )
     # A loader module rather than a pickled PythonModel: nothing is unpickled at serving time,
     # and the loader imports `cells` before Keras reads the file.
-    mlflow.pyfunc.save_model(
-        out_dir,
-        loader_module="search.registry",
-        data_path=str(data),
-        signature=signature,
-        # Explicit: inferring requirements imports and probes the model (~20 s).
-        pip_requirements=pip_requirements(),
-    )
+    with warnings.catch_warnings():
+        # The signature is explicit; an input example would store data cases in the registry.
+        warnings.filterwarnings("ignore", "An input example was not provided", UserWarning)
+        mlflow.pyfunc.save_model(
+            out_dir,
+            loader_module="search.registry",
+            data_path=str(data),
+            signature=signature,
+            # Explicit: inferring requirements imports and probes the model (~20 s).
+            pip_requirements=pip_requirements(),
+        )
     shutil.rmtree(data.parent, ignore_errors=True)
     return out_dir
 

@@ -35,6 +35,8 @@ class SearchResult:
     best: object | None = None  # the best TrialOutcome
     # Trial numbers averaged into the registered model (just the best one unless search.ensemble > 1).
     ensemble_of: tuple = ()
+    # Those of them trained again on training + validation data (search.refit).
+    refit_of: tuple = ()
     test_metrics: dict = field(default_factory=dict)
     model_uri: str | None = None
     version: str | None = None
@@ -107,6 +109,7 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
         mode=s.objective.mode,
         address=spec.ray.address,
         storage_dir=str(results_dir),
+        time_budget_s=None if s.time_budget_minutes is None else s.time_budget_minutes * 60,
     )
     trial_settings = TrialSettings(
         objective=s.objective.metric,
@@ -158,6 +161,9 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
         tracker.close_running_children(experiment_id, parent_run_id, "the search was interrupted")
         tracker.end_run(parent_run_id, "KILLED", reason="the search was interrupted")
         raise
+    if settings.time_budget_s and "time budget" in (outcome.stopped_reason or ""):
+        # Tune ends the trials still running at the budget; each keeps its best epoch so far.
+        tracker.close_running_children(experiment_id, parent_run_id, "stopped at the search's time budget", "FINISHED")
     tracker.close_running_children(experiment_id, parent_run_id, "the trial's worker ended without closing its run")
 
     trials = tuple(sorted((*earlier, *outcome.trials), key=lambda o: o.number))
@@ -176,9 +182,37 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
         reasons = "; ".join(sorted({o.reason or "unknown" for o in trials})) or "no trial ran"
         tracker.end_run(parent_run_id, "FAILED", reason=f"no trial completed: {reasons}")
         raise GruSearchError(f"No trial of search {spec.name!r} completed ({reasons}); fix the cause and run it again.")
-    result = summary.finish(spec, task, tracker, result, ranked[: s.ensemble], started)
+    members = ranked[: s.ensemble]
+    refits = _refit(spec, task, members, trial_settings, settings, results_dir, console, quiet) if s.refit else ()
+    result = summary.finish(spec, task, tracker, result, members, started, refits)
     summary.print_summary(console, result, spec)
     return result
+
+
+def _refit(spec, task, members, trial_settings, settings, results_dir: Path, console, quiet: bool) -> list:
+    """The registered trials trained again on training + validation data (search.refit)."""
+    from search import tune
+    from search.refit import refit_members
+
+    cases = len(task.x_train) + len(task.x_val)
+    numbers = ", ".join(m.number for m in members)
+    if not quiet:
+        console.print(f"refitting trial{'s' if len(members) > 1 else ''} {numbers} on training + validation data ({cases} cases)")
+    log.info("refitting trials %s on %d cases", numbers, cases)
+    tune.start_ray(spec.ray.address, num_cpus=spec.ray.num_cpus)
+    refits = refit_members(
+        members,
+        task,
+        trial_settings,
+        cpus=settings.cpus_per_trial,
+        gpus=settings.gpus_per_trial,
+        results_dir=str(results_dir),
+        max_retries=settings.max_failures,
+    )
+    for refit in refits:
+        if not refit.succeeded:
+            console.print(f"[yellow]refit of trial {refit.number} failed:[/yellow] {refit.reason}; its search model is registered instead")
+    return refits
 
 
 def pick_best(trials, mode: str, tiebreak_mode: str = "min"):

@@ -16,11 +16,12 @@ log = logging.getLogger("gru_search")
 TOP_TRIALS = 5
 
 
-def finish(spec, task, tracker, result, members, started: float):
+def finish(spec, task, tracker, result, members, started: float, refits=()):
     """Test metrics, plots, the logged model, the registered version and the champion decision.
 
     `members` are the best trials, best first; more than one are averaged into the registered
-    model (`search.ensemble`), whose metadata then names them all.
+    model (`search.ensemble`), whose metadata then names them all. `refits` (search.refit), one
+    per member, replace the members' own models with the ones trained on training + validation.
     """
     import keras
 
@@ -29,8 +30,9 @@ def finish(spec, task, tracker, result, members, started: float):
 
     registry._import_cells()
     best = members[0]
-    model = cells.average_models([keras.saving.load_model(m.checkpoint, safe_mode=True) for m in members])
-    model_file = best.checkpoint
+    files = [r.model_file for r in refits] if refits else [m.checkpoint for m in members]
+    model = cells.average_models([keras.saving.load_model(f, safe_mode=True) for f in files])
+    model_file = files[0]
     if len(members) > 1:
         model_file = str(Path(result.results_dir) / "ensemble.keras")
         model.save(model_file)
@@ -49,6 +51,7 @@ def finish(spec, task, tracker, result, members, started: float):
         "ensemble_of": [m.number for m in members],
         "config": best.values,
         "objective": {"metric": objective, "mode": mode, "value": best.objective, "best_epoch": best.best_epoch},
+        "refit": _refit_record(refits, task),
         "test_metrics": test_metrics,
         "data_fingerprint": task.fingerprint,
         "task": task.kind,
@@ -70,6 +73,7 @@ def finish(spec, task, tracker, result, members, started: float):
     summary = {
         "best_trial": best.number,
         "ensemble_of": [m.number for m in members],
+        "refit": _refit_record(refits, task),
         "best_config": best.values,
         f"best_{objective}": best.objective,
         "test_metrics": test_metrics,
@@ -89,6 +93,7 @@ def finish(spec, task, tracker, result, members, started: float):
         result,
         best=best,
         ensemble_of=tuple(m.number for m in members),
+        refit_of=tuple(r.number for r in refits if r.succeeded),
         test_metrics=test_metrics,
         model_uri=f"models:/{name}/{version}",
         version=version,
@@ -96,6 +101,17 @@ def finish(spec, task, tracker, result, members, started: float):
         champion_reason=decision.reason,
         elapsed_s=elapsed,
     )
+
+
+def _refit_record(refits, task) -> dict | None:
+    """What metadata.json and summary.json say about the refit: None when there was none."""
+    if not refits:
+        return None
+    return {
+        "training_cases": len(task.x_train) + len(task.x_val),
+        "epochs": {r.number: r.epochs for r in refits if r.succeeded},
+        "failed": {r.number: r.reason for r in refits if not r.succeeded},
+    }
 
 
 def _log_plots(tracker, run_id: str, best, trials, objective: str, mode: str) -> None:
@@ -162,6 +178,8 @@ def print_summary(console, result, spec) -> None:
     console.print(f"[bold]best trial {best.number}[/bold]: {objective} {best.objective:.4f} at epoch {best.best_epoch}; config {best.values}")
     if len(result.ensemble_of) > 1:
         console.print(f"registered model: the average of trials {', '.join(map(str, result.ensemble_of))}")
+    if result.refit_of:
+        console.print(f"refit on training + validation data: trial{'s' if len(result.refit_of) > 1 else ''} {', '.join(result.refit_of)}")
     console.print("test metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items()))
     console.print(f"registered: [bold]{result.model_uri}[/bold] (search run {result.parent_run_id})")
     verdict = "now champion" if result.champion else "champion unchanged"

@@ -23,6 +23,8 @@ TRIAL_TAG = "trial_number"
 # 1 for a trial's first run; a retry after a worker died opens the same trial's next attempt.
 ATTEMPT_TAG = "attempt"
 REASON_TAG = "status_reason"
+# Marks the run of a refit (search.refit): the trial whose configuration it trained again.
+REFIT_TAG = "refit_of"
 # Marks a search's parent run, so `gru-search trials` can tell searches from trials.
 SEARCH_TAG = "gru_search.search"
 _MAX_PARAM_LENGTH = 6000
@@ -135,6 +137,13 @@ class Tracker:
         self.log_params(run_id, values)
         return run_id
 
+    def start_refit(self, experiment_id: str, parent_run_id: str, number: str, values: dict, epochs: int) -> str:
+        """Opens the nested run of trial `number`'s refit on training + validation data."""
+        tags = {PARENT_TAG: parent_run_id, RUN_NAME_TAG: f"refit-{number}", REFIT_TAG: number}
+        run_id = self._retry(lambda: self.client.create_run(experiment_id, tags=tags)).info.run_id
+        self.log_params(run_id, {**values, "epochs": epochs})
+        return run_id
+
     def log_params(self, run_id: str, params: dict) -> None:
         from mlflow.entities import Param
 
@@ -180,10 +189,10 @@ class Tracker:
             self.set_tags(run_id, {REASON_TAG: reason})
         self._retry(lambda: self.client.set_terminated(run_id, status=status))
 
-    def close_running_children(self, experiment_id: str, parent_run_id: str, reason: str) -> None:
+    def close_running_children(self, experiment_id: str, parent_run_id: str, reason: str, status: str = "KILLED") -> None:
         """Trials killed before they could close their run (a worker crash) get closed here."""
         for run in self._children(experiment_id, parent_run_id, "attributes.status = 'RUNNING'"):
-            self.end_run(run.info.run_id, "KILLED", reason=reason)
+            self.end_run(run.info.run_id, status, reason=reason)
 
     # Artifact uploads overwrite the same paths, so retrying one is safe.
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:

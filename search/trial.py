@@ -71,7 +71,7 @@ def train_trial(values: dict, task, settings: TrialSettings, report: Report, tra
     number = str(values.pop(TRIAL_NUMBER_KEY, "0"))
     if settings.space is not None:
         values = settings.space.active(values)
-    tracker = tracker or _tracker(settings.tracking_uri)
+    tracker = tracker or worker_tracker(settings.tracking_uri)
     run_id = tracker.start_trial(settings.experiment_id, settings.parent_run_id, number, values)
     stopped_by_scheduler = False
     try:
@@ -92,7 +92,11 @@ def train_trial(values: dict, task, settings: TrialSettings, report: Report, tra
     tracker.end_run(run_id, "FINISHED")
 
 
-def _train(values, number, task, settings, report, tracker, run_id):
+def build_trial_model(values: dict, number: str, task, settings: TrialSettings):
+    """(model, trial config): the compiled model trial `number` trains, seeded by the search's seed.
+
+    The same values and number give the same initial weights, in a trial and in its refit.
+    """
     from cells.builder import build_model, compile_model
     from search.spec import trial_config
 
@@ -109,6 +113,11 @@ def _train(values, number, task, settings, report, tracker, run_id):
         feature_std=task.feature_std,
     )
     compile_model(model, task.head, config.training.learning_rate)
+    return model, config
+
+
+def _train(values, number, task, settings, report, tracker, run_id):
+    model, config = build_trial_model(values, number, task, settings)
     tracker.log_params(run_id, {"parameter_count": model.count_params()})
     tracker.set_tags(run_id, {"cell": config.architecture.variant})
     callback = _EpochReporter(settings, report, tracker, run_id, number)
@@ -192,7 +201,7 @@ class _EpochReporter(keras.callbacks.Callback):
 _TRACKERS: dict[str, Tracker] = {}
 
 
-def _tracker(uri: str) -> Tracker:
+def worker_tracker(uri: str) -> Tracker:
     """One client per worker process: opening the SQLite store checks its schema (about a second)."""
     if uri not in _TRACKERS:
         _TRACKERS[uri] = Tracker(uri)

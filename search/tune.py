@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,8 @@ class TuneSettings:
     mode: str
     address: str  # "local", "auto" or "ray://host:port"
     storage_dir: str
+    # Wall-clock seconds after which Tune stops every trial (each keeps its best epoch); None: none.
+    time_budget_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,7 @@ def run_trials(
             search_alg=searcher,
             scheduler=_scheduler(settings),
             num_samples=settings.max_trials,
+            time_budget_s=settings.time_budget_s,
             max_concurrent_trials=settings.concurrency,
             # One TensorFlow import per worker instead of one per trial (64 s -> 4 s for 40 trials).
             reuse_actors=True,
@@ -146,10 +150,14 @@ def run_trials(
             checkpoint_config=tune.CheckpointConfig(),
         ),
     )
+    started = time.monotonic()
     grid = tuner.fit()
     outcomes = [_outcome(result, settings.objective) for result in grid]
     outcomes.sort(key=lambda o: o.number)
-    return TuneOutcome(tuple(outcomes), searcher.stopped_reason)
+    stopped_reason = searcher.stopped_reason
+    if stopped_reason is None and settings.time_budget_s and time.monotonic() - started >= settings.time_budget_s:
+        stopped_reason = f"its time budget of {settings.time_budget_s / 60:g} minutes was reached"
+    return TuneOutcome(tuple(outcomes), stopped_reason)
 
 
 class _Report:

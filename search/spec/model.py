@@ -111,6 +111,12 @@ class SearchSettings:
     # The registered model averages the predictions of the top `ensemble` completed trials
     # (1: the best trial alone). On small data the top trials tie on validation and differ on test.
     ensemble: int = 1
+    # Train the registered trial(s) again on training + validation data for their best epoch
+    # count before testing and registering them (AutoKeras' final fit).
+    refit: bool = False
+    # Wall-clock minutes for the trials (Ray Tune's time_budget_s): running trials stop at the
+    # budget and keep their best epoch; refit and registration come after. None: no budget.
+    time_budget_minutes: float | None = None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from search.spec.problems import Problems, join, suggestion
 SEARCH_KEYS = (
     "algorithm", "scheduler", "max_trials", "max_epochs", "patience", "grace_period",
     "concurrency", "resources_per_trial", "objective", "seed", "max_failures",
-    "max_consecutive_failures", "ensemble",
+    "max_consecutive_failures", "ensemble", "refit", "time_budget_minutes",
 )  # fmt: skip
 TRACKING_KEYS = ("uri", "experiment", "registered_model", "artifact_location")
 RAY_KEYS = ("address", "num_cpus")
@@ -72,6 +72,10 @@ def parse_search(problems: Problems, value: Any, task: str | None) -> SearchSett
         max_failures=f.integer("max_failures", 1, minimum=0),
         max_consecutive_failures=f.integer("max_consecutive_failures", 3, minimum=1),
         ensemble=f.integer("ensemble", 1, minimum=1, maximum=MAX_ENSEMBLE),
+        refit=f.boolean("refit", False),
+        time_budget_minutes=f.number(
+            "time_budget_minutes", None, above=0, what="a positive number of minutes, or null for no budget"
+        ),
     )
     if problems or settings["objective"] is None:
         return None
