@@ -35,8 +35,9 @@ def searched(tmp_path_factory):
                 "algorithm": "random", "scheduler": "fifo", "max_trials": 4, "max_epochs": 3,
                 "concurrency": 2, "objective": {"metric": "val_accuracy", "mode": "max"},
                 "max_failures": 0, "seed": 0,
-                # The registered model averages the top two trials: the ensemble path end to end.
-                "ensemble": 2,
+                # The registered model averages the top two trials, each refit on training +
+                # validation data: the ensemble and refit paths end to end.
+                "ensemble": 2, "refit": True,
             },
         },
         folder,
@@ -70,7 +71,7 @@ def test_nested_trial_runs_with_metrics_statuses_and_the_failure_reason(searched
     spec, result, _ = searched
     client = _client(spec)
     children = client.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
-    by_number = {run.data.tags["trial_number"]: run for run in children}
+    by_number = {run.data.tags["trial_number"]: run for run in children if "trial_number" in run.data.tags}
     assert sorted(by_number) == ["0", "1", "2", "3"]
     failed = by_number["1"]
     assert failed.info.status == "FAILED"
@@ -84,6 +85,24 @@ def test_nested_trial_runs_with_metrics_statuses_and_the_failure_reason(searched
         assert [m.step for m in history] == [1, 2, 3]
     assert [o.status for o in result.trials] == ["COMPLETED", "FAILED", "COMPLETED", "COMPLETED"]
     assert "units=-1" in result.trials[1].reason
+
+
+def test_the_registered_trials_are_refit_for_their_best_epochs_in_nested_runs(searched):
+    spec, result, _ = searched
+    client = _client(spec)
+    children = client.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
+    refits = {run.data.tags["refit_of"]: run for run in children if "refit_of" in run.data.tags}
+    assert sorted(refits) == sorted(result.ensemble_of) and result.refit_of == result.ensemble_of
+    trials = {o.number: o for o in result.trials}
+    for number, run in refits.items():
+        assert run.info.status == "FINISHED" and run.data.tags["mlflow.runName"] == f"refit-{number}"
+        epochs = trials[number].best_epoch
+        assert int(run.data.params["epochs"]) == epochs and run.data.params["units"] == str(trials[number].values["units"])
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == list(range(1, epochs + 1))
+    summary = json.loads((Path(result.results_dir) / "summary.json").read_text())
+    # UnitTest: 20 training cases, of which the search held some out for validation.
+    assert summary["refit"]["training_cases"] == 20 and summary["refit"]["failed"] == {}
+    assert summary["refit"]["epochs"] == {n: trials[n].best_epoch for n in result.ensemble_of}
 
 
 def test_registered_version_tags_and_champion_alias(searched):
@@ -109,6 +128,7 @@ def test_pulled_model_reproduces_the_test_metric_in_a_fresh_process(searched, tm
     assert metadata["classes"] == ["1", "2"] and metadata["test_metrics"] == result.test_metrics
     assert len(metadata["ensemble_of"]) == 2 and metadata["ensemble_of"][0] == result.best.number
     assert list(result.ensemble_of) == metadata["ensemble_of"]
+    assert metadata["refit"]["epochs"] == {n: o.best_epoch for o in result.trials for n in result.ensemble_of if o.number == n}
     script = (
         "import json, sys\n"
         "import search\n"
@@ -165,3 +185,28 @@ def test_mlflow_models_serve_answers_with_the_same_predictions(searched, tmp_pat
         server.wait(timeout=30)
         log.close()
     np.testing.assert_allclose(np.asarray(answer["predictions"]), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_time_budget_stops_the_trials_and_the_search_still_registers(tmp_path):
+    import search
+    from search.spec import parse_spec
+
+    spec = parse_spec(
+        {
+            "name": "budget",
+            "data": {"source": "aeon:UnitTest", "task": "classification"},
+            "space": {"cell": ["gru", "mgu"], "units": [8, 16]},
+            # Trials of up to 2000 epochs with no early stopping: only the budget can end them.
+            "search": {"max_trials": 50, "max_epochs": 2000, "patience": None, "scheduler": "fifo",
+                       "concurrency": 2, "time_budget_minutes": 0.25},
+        },
+        tmp_path,
+    )
+    result = search.run(spec, quiet=True)
+    assert "time budget of 0.25 minutes" in result.stopped_reason
+    assert len(result.trials) < 50 and all(o.epochs < 2000 for o in result.trials)
+    assert result.best.status == "COMPLETED" and result.model_uri is not None
+    client = _client(spec)
+    runs = client.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
+    # Tune ended the trials at the budget: their runs are closed, none is left RUNNING or KILLED.
+    assert runs and all(run.info.status == "FINISHED" for run in runs)

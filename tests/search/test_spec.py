@@ -84,6 +84,7 @@ def test_name_and_data_alone_give_a_full_search_with_defaults(tmp_path):
     assert spec.search.algorithm == "random" and spec.search.scheduler == "asha"
     assert spec.search.objective.metric == "val_accuracy" and spec.search.objective.mode == "max"
     assert spec.search.concurrency == 2 and spec.search.seed == 0
+    assert spec.search.refit is False and spec.search.time_budget_minutes is None and spec.search.ensemble == 1
     assert spec.tracking.uri == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
     assert spec.tracking.experiment == spec.tracking.registered_model == "vowels"
     assert spec.tracking.artifact_location == str(tmp_path.resolve() / "mlartifacts")
@@ -236,6 +237,11 @@ def test_the_issue_example_message_is_exact():
             "search.resources_per_trial.cpu: expected a positive number of CPUs, got 0",
         ),
         ({"search": {"seed": -1}}, "search.seed: expected an integer >= 0, got -1"),
+        ({"search": {"refit": "yes"}}, 'search.refit: expected true or false, got "yes"'),
+        (
+            {"search": {"time_budget_minutes": 0}},
+            "search.time_budget_minutes: expected a positive number of minutes, or null for no budget, got 0",
+        ),
         ({"tracking": {"uri": "mlflow.db"}}, "tracking.uri: expected sqlite:///PATH"),
         (
             {"ray": {"address": "http://head:8265"}},

@@ -1,0 +1,112 @@
+"""The refit: training + validation merged with refitted statistics, and one refit's training."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+from cells.architecture import Head
+from search.data.preprocessing import channel_stats
+from search.data.refit import with_validation_in_training
+from search.data.task import Task
+from search.refit import Refit, epochs_of, train_refit
+from search.trial import TrialFailed
+from tests.search.test_trial import FakeTracker, _settings, _task
+
+
+class RefitTracker(FakeTracker):
+    def start_refit(self, experiment_id, parent_run_id, number, values, epochs):
+        self.params.update({**values, "epochs": epochs})
+        return f"refit-{number}"
+
+
+def _regression_task():
+    rng = np.random.default_rng(1)
+    x = rng.normal(3.0, 2.0, size=(50, 5, 3)).astype("float32")
+    x[:4, :2] = np.nan  # pre-padding of shorter sequences
+    y = rng.normal(10.0, 4.0, size=(50, 2)).astype("float32")
+    mean, std = channel_stats(x[:30])
+    target_mean, target_std = channel_stats(y[:30])
+    head = Head("regression", 2, target_mean=tuple(map(float, target_mean)), target_std=tuple(map(float, target_std)))
+    return Task("regression", x[:30], y[:30], x[30:40], y[30:40], x[40:], y[40:], head, mean, std, ("a", "b", "c"), None, "fp-r")
+
+
+def test_validation_cases_join_training_and_statistics_are_refitted():
+    task = _regression_task()
+    merged = with_validation_in_training(task)
+    np.testing.assert_array_equal(merged.x_train, np.concatenate([task.x_train, task.x_val]))
+    np.testing.assert_array_equal(merged.y_train, np.concatenate([task.y_train, task.y_val]))
+    # Independent reference: NaN-aware statistics over all 40 cases.
+    flat = merged.x_train.reshape(-1, 3)
+    np.testing.assert_allclose(merged.feature_mean, np.nanmean(flat, axis=0), rtol=1e-5)
+    np.testing.assert_allclose(merged.feature_std, np.nanstd(flat, axis=0), rtol=1e-5)
+    np.testing.assert_allclose(merged.head.target_mean, merged.y_train.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(merged.head.target_std, merged.y_train.std(axis=0), rtol=1e-5)
+    assert not np.allclose(merged.feature_mean, task.feature_mean)
+    # The test split and the data's identity do not change.
+    assert merged.x_test is task.x_test and merged.y_test is task.y_test
+    assert merged.fingerprint == task.fingerprint and merged.input_shape == task.input_shape
+
+
+def test_classification_head_has_no_target_statistics_to_refit():
+    task = _task()
+    merged = with_validation_in_training(task)
+    assert merged.head == task.head and len(merged.x_train) == 50
+
+
+@pytest.mark.slow
+def test_a_refit_trains_its_epochs_on_the_merged_data_and_returns_a_loadable_model(tmp_path):
+    task = with_validation_in_training(_task())
+    tracker = RefitTracker()
+    values = {"cell": "gru", "units": 8, "learning_rate": 0.01, "batch_size": 16}
+    data = train_refit(values, "3", 3, task, _settings(), tracker)
+    assert tracker.params["epochs"] == 3 and tracker.params["units"] == 8
+    assert [step for step, _ in tracker.metrics] == [1, 2, 3]
+    assert all("val_loss" not in metrics for _, metrics in tracker.metrics)  # no validation split left
+    assert tracker.ended == [("FINISHED", None)]
+    assert zipfile.is_zipfile(io.BytesIO(data))
+    path = _write(data, tmp_path)
+    model = keras.saving.load_model(path, safe_mode=True)
+    assert model.predict(task.x_test, verbose=0).shape == (len(task.x_test), 2)
+
+
+@pytest.mark.slow
+def test_same_number_same_initial_weights_so_a_refit_is_reproducible(tmp_path):
+    task = with_validation_in_training(_task())
+    values = {"cell": "mgu", "units": 8, "learning_rate": 0.01, "batch_size": 16}
+    first = keras.saving.load_model(_write(train_refit(values, "2", 2, task, _settings(), RefitTracker()), tmp_path, "a.keras"))
+    second = keras.saving.load_model(_write(train_refit(values, "2", 2, task, _settings(), RefitTracker()), tmp_path, "b.keras"))
+    np.testing.assert_allclose(first.predict(task.x_test, verbose=0), second.predict(task.x_test, verbose=0), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_refit_whose_loss_becomes_nan_fails_with_its_reason():
+    task = with_validation_in_training(_task())
+    x = task.x_train.copy()
+    x[0, 0, 0] = np.inf  # standardised to inf: the weights, then the loss, become NaN
+    bad = Task(task.kind, x, task.y_train, task.x_val, task.y_val, task.x_test, task.y_test, task.head,
+               task.feature_mean, task.feature_std, task.feature_names, task.classes, task.fingerprint)
+    tracker = RefitTracker()
+    with pytest.raises(TrialFailed, match="the training loss became nan at epoch"):
+        train_refit({"cell": "gru", "units": 4, "batch_size": 64}, "1", 2, bad, _settings(), tracker)
+    assert tracker.ended[-1][0] == "FAILED" and "loss became nan" in tracker.ended[-1][1]
+
+
+def test_refit_epochs_are_the_trials_best_epoch():
+    class Member:
+        best_epoch = 17
+
+    assert epochs_of(Member(), _settings(max_epochs=60)) == 17
+    Member.best_epoch = None
+    assert epochs_of(Member(), _settings(max_epochs=60)) == 60
+    assert Refit("1", 3, "m.keras").succeeded and not Refit("1", 3, "ckpt", "boom").succeeded
+
+
+def _write(data: bytes, folder, name: str = "model.keras") -> str:
+    path = folder / name
+    path.write_bytes(data)
+    return str(path)
