@@ -39,6 +39,32 @@ class Refit:
         return self.reason is None
 
 
+def refit_for_search(spec, task, members, settings: TrialSettings, tune_settings, results_dir: str, console, quiet: bool) -> list[Refit]:
+    """`refit_members` for `search.run`: on the search's Ray, with the trials' resources, told on the console."""
+    from search import tune
+
+    cases = len(task.x_train) + len(task.x_val)
+    numbers = ", ".join(m.number for m in members)
+    if not quiet:
+        console.print(f"refitting trial{'s' if len(members) > 1 else ''} {numbers} on training + validation data ({cases} cases)")
+    log.info("refitting trials %s on %d cases", numbers, cases)
+    # On --resume with every trial already finished, this session has not started Ray yet.
+    tune.start_ray(spec.ray.address, num_cpus=spec.ray.num_cpus)
+    refits = refit_members(
+        members,
+        task,
+        settings,
+        cpus=tune_settings.cpus_per_trial,
+        gpus=tune_settings.gpus_per_trial,
+        results_dir=results_dir,
+        max_retries=tune_settings.max_failures,
+    )
+    for refit in refits:
+        if not refit.succeeded:
+            console.print(f"[yellow]refit of trial {refit.number} failed:[/yellow] {refit.reason}; its search model is registered instead")
+    return refits
+
+
 def refit_members(members, task, settings: TrialSettings, *, cpus: float, gpus: float, results_dir: str, max_retries: int = 1) -> list[Refit]:
     """Refits every trial in `members` (TrialOutcomes, best first) on Ray; returns them in order."""
     import ray

@@ -59,6 +59,7 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
     from search import summary, tune
     from search.data import prepare
     from search.progress import Progress
+    from search.refit import refit_for_search
     from search.searcher import OracleSearcher, make_oracle
     from search.trial import train_trial
 
@@ -183,36 +184,10 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
         tracker.end_run(parent_run_id, "FAILED", reason=f"no trial completed: {reasons}")
         raise GruSearchError(f"No trial of search {spec.name!r} completed ({reasons}); fix the cause and run it again.")
     members = ranked[: s.ensemble]
-    refits = _refit(spec, task, members, trial_settings, settings, results_dir, console, quiet) if s.refit else ()
+    refits = refit_for_search(spec, task, members, trial_settings, settings, str(results_dir), console, quiet) if s.refit else ()
     result = summary.finish(spec, task, tracker, result, members, started, refits)
     summary.print_summary(console, result, spec)
     return result
-
-
-def _refit(spec, task, members, trial_settings, settings, results_dir: Path, console, quiet: bool) -> list:
-    """The registered trials trained again on training + validation data (search.refit)."""
-    from search import tune
-    from search.refit import refit_members
-
-    cases = len(task.x_train) + len(task.x_val)
-    numbers = ", ".join(m.number for m in members)
-    if not quiet:
-        console.print(f"refitting trial{'s' if len(members) > 1 else ''} {numbers} on training + validation data ({cases} cases)")
-    log.info("refitting trials %s on %d cases", numbers, cases)
-    tune.start_ray(spec.ray.address, num_cpus=spec.ray.num_cpus)
-    refits = refit_members(
-        members,
-        task,
-        trial_settings,
-        cpus=settings.cpus_per_trial,
-        gpus=settings.gpus_per_trial,
-        results_dir=str(results_dir),
-        max_retries=settings.max_failures,
-    )
-    for refit in refits:
-        if not refit.succeeded:
-            console.print(f"[yellow]refit of trial {refit.number} failed:[/yellow] {refit.reason}; its search model is registered instead")
-    return refits
 
 
 def pick_best(trials, mode: str, tiebreak_mode: str = "min"):
