@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 
+from search import native_logs
 from search.errors import GruSearchError
 
 # verb -> one-line help. The module search.commands.<verb> implements it.
@@ -49,10 +51,36 @@ def build_parser(verbs: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_library_loggers() -> None:
+    """Silences the libraries' start-up notices that say nothing to a CLI user.
+
+    Named loggers, set before MLflow or Ray is imported (neither resets a child logger's level or
+    filters when it configures its own).
+    """
+    # "Creating initial MLflow database tables..." / "Updating database tables" on every new store.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+    # Ray's notice that token authentication is on (it stays on). Only that one function's record
+    # is dropped: a future warning from the same module, such as auth being off, still shows.
+    auth = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    if _drop_token_auth_enabled not in auth.filters:
+        auth.addFilter(_drop_token_auth_enabled)
+
+
+def _drop_token_auth_enabled(record: logging.LogRecord) -> bool:
+    return record.funcName != "_warn_token_auth_enabled"
+
+
 def main(argv: list[str] | None = None) -> int:
     # TensorFlow's C++ start-up banner (oneDNN, CUDA stubs) is noise on a terminal; a user who
-    # wants it sets the variable.
+    # wants it sets the variable. TensorFlow 2.20+ logs some lines before it reads the variable:
+    # native_logs filters those from fd 2.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ.get(native_logs.KEEP_ENV, "") in ("", "0"):
+        quiet_library_loggers()
+        # Only for the process's own command line: a caller passing argv (tests, a script
+        # embedding the CLI) keeps its stderr as it was.
+        if argv is None:
+            native_logs.install()
     argv = sys.argv[1:] if argv is None else argv
     chosen = [a for a in argv if a in COMMANDS][:1]
     parser = build_parser(chosen or [])
