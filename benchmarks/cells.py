@@ -11,6 +11,31 @@ first and then timed in interleaved rounds (`--rounds`, each `--iterations` step
 each model's figure is its best round. Compare ratios from one run, never absolute times
 across runs. The "gru" row is the same model as the `keras.layers.GRU` baseline: how far its
 ratio strays from 1.00x is the run's noise (on the shared 2-core CPU at load ~6, 0.75x-1.5x).
+
+GPU (JAX), 2026-11-27: one NVIDIA H100 80GB HBM3, JAX 0.11.2, Keras 3.15.1, float32 matmuls
+(JAX_DEFAULT_MATMUL_PRECISION=highest, TF32 off as in shared/anchors.md), `bash
+benchmarks/gpu_check.sh`, i.e. `--backend jax --batch 256 --steps 200 --features 64 --units 256
+--iterations 20 --rounds 5`. Ratios to `keras.layers.GRU` in the same run (16.1, 15.2, 16.5 ms
+per step in runs 1-3, each on a fresh machine); TF32 is JAX's default precision, run 1's machine:
+
+    variant           run 1   run 2   TF32    target 1.2x
+    gru               1.00x   1.02x   1.04x   (noise gauge)
+    minimal           0.79x           0.81x   met
+    mgu               1.03x   1.05x   1.01x   met
+    layernorm         1.29x   1.35x   1.33x   MISSED
+    convgru           1.18x   1.24x   1.13x   at the line
+    sepconvgru        1.17x   1.20x   1.15x   at the line
+    gru+luong         2.37x
+    gru+bahdanau      5.69x
+    gru+bahdanau/a32  2.97x
+
+LayerNormGRUCell: its whole excess is the layer norm inside the loop (run 2, same machine:
+input LN only 1.04x, loop LN only 1.27x, the hoisted GRU maths without LN 1.04x). The loop LN
+adds row reductions to every step's forward and backward; on a GPU where a step is launch-bound
+each one is a kernel. Tried, none within 1.2x (same run, layernorm itself 1.27x): one-pass
+variance 1.31x, a hand-written LN gradient 1.29x, gain and shift fed per step so no reduction
+over the batch stays in the loop 1.30x (both together 1.24x); dropping gain and shift from the
+loop altogether still gives 1.16x. Closing the gap would need a fused kernel for the step.
 """
 
 from __future__ import annotations
@@ -119,9 +144,16 @@ def main(argv=None) -> int:
     names = ["keras.layers.GRU", *args.variants]
     models = {}
     for name in names:
+        start = time.perf_counter()
         models[name] = build(name, args)
         for _ in range(args.warmup):  # traces and compiles
             models[name].train_on_batch(x, y)
+        # Progress on stderr: a run cut short by a time limit still says how far it got.
+        print(
+            f"built {name} (+{args.warmup} warm-up steps) in {time.perf_counter() - start:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     best = {name: float("inf") for name in names}
     for _ in range(args.rounds):
         for name in names:
