@@ -26,8 +26,8 @@ per step in runs 1-3, each on a fresh machine); TF32 is JAX's default precision,
     convgru           1.18x   1.24x   1.13x   at the line
     sepconvgru        1.17x   1.20x   1.15x   at the line
     gru+luong         2.37x
-    gru+bahdanau      5.69x
-    gru+bahdanau/a32  2.97x
+    gru+bahdanau      5.69x  -> 4.04x (run 3, additive score recomputed in the backward pass)
+    gru+bahdanau/a32  2.97x  -> 2.43x (run 3)
 
 LayerNormGRUCell: its whole excess is the layer norm inside the loop (run 2, same machine:
 input LN only 1.04x, loop LN only 1.27x, the hoisted GRU maths without LN 1.04x). The loop LN

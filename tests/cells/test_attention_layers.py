@@ -244,3 +244,46 @@ def test_errors_name_what_to_fix():
         AttentionPooling("cosine")
     with pytest.raises(ValueError, match="needs a positive integer `units`, but got 0"):
         BahdanauAttention(0)
+
+
+def _gradients(function, *args):
+    """d sum(function(*args)) / d args, on whichever backend Keras runs."""
+    args = [keras.ops.convert_to_tensor(a) for a in args]
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.grad(lambda *a: function(*a).sum(), argnums=tuple(range(len(args))))(*args)
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(args)
+        total = tf.reduce_sum(function(*args))
+    return tape.gradient(total, args)
+
+
+def test_recomputed_additive_score_has_the_exact_gradient():
+    # The additive score is recomputed in the backward pass (keras.remat) rather than stored:
+    # its value and its gradients must be those of v^T tanh(k + p), here against NumPy.
+    from cells.attention_mechanisms import _additive_scores_remat
+
+    rng = np.random.default_rng(3)
+    keys = rng.normal(size=(2, 5, 4)).astype("float32")  # (batch, T, units)
+    processed = rng.normal(size=(2, 1, 4)).astype("float32")  # (batch, 1, units)
+    v = rng.normal(size=(4, 1)).astype("float32")
+    weights = rng.normal(size=(2, 5)).astype("float32")  # random upstream gradient
+
+    t = np.tanh(keys + processed)
+    np.testing.assert_allclose(
+        as_numpy(_additive_scores_remat(keys, processed, v)), (t @ v)[..., 0], rtol=1e-5, atol=1e-6
+    )
+    grads = _gradients(
+        lambda k, p, w: _additive_scores_remat(k, p, w) * weights, keys, processed, v
+    )
+    d_pre = weights[..., None] * v[:, 0] * (1.0 - t**2)  # (batch, T, units)
+    expected = (
+        d_pre,
+        d_pre.sum(axis=1, keepdims=True),
+        np.einsum("bt,btu->u", weights, t)[:, None],
+    )
+    for got, want in zip(grads, expected, strict=True):
+        np.testing.assert_allclose(as_numpy(got), want, rtol=1e-5, atol=1e-6)
