@@ -181,6 +181,8 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
     best = ranked[0] if ranked else None
     if best is None:
         reasons = "; ".join(sorted({o.reason or "unknown" for o in trials})) or "no trial ran"
+        if "time budget" in (outcome.stopped_reason or ""):
+            reasons = f"{outcome.stopped_reason} before any trial reported an epoch; raise search.time_budget_minutes"
         tracker.end_run(parent_run_id, "FAILED", reason=f"no trial completed: {reasons}")
         raise GruSearchError(f"No trial of search {spec.name!r} completed ({reasons}); fix the cause and run it again.")
     members = ranked[: s.ensemble]

@@ -198,12 +198,12 @@ def test_a_time_budget_stops_the_trials_and_the_search_still_registers(tmp_path)
             "space": {"cell": ["gru", "mgu"], "units": [8, 16]},
             # Trials of up to 2000 epochs with no early stopping: only the budget can end them.
             "search": {"max_trials": 50, "max_epochs": 2000, "patience": None, "scheduler": "fifo",
-                       "concurrency": 2, "time_budget_minutes": 0.25},
+                       "concurrency": 2, "time_budget_minutes": 0.5},
         },
         tmp_path,
     )
     result = search.run(spec, quiet=True)
-    assert "time budget of 0.25 minutes" in result.stopped_reason
+    assert "time budget of 0.5 minutes" in result.stopped_reason
     assert len(result.trials) < 50 and all(o.epochs < 2000 for o in result.trials)
     assert result.best.status == "COMPLETED" and result.model_uri is not None
     client = _client(spec)
