@@ -16,7 +16,7 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from search.tracking import Tracker
+    from search.tracking import REFIT_TAG, Tracker
 
     tracker = Tracker(args.tracking_uri)
     experiment_id = tracker.experiment_id(args.experiment)
@@ -28,19 +28,22 @@ def run(args) -> int:
     if not searches:
         raise GruSearchError(f"No search {args.search or ''!r} in experiment {args.experiment!r}; run `gru-search trials --experiment {args.experiment}` to see the latest.")
     search = searches[0]
-    trials = tracker.trials(experiment_id, search.run_id)
+    runs = tracker.trials(experiment_id, search.run_id)
+    # The refits (search.refit) come after the trials they trained again.
+    refits = sorted((t for t in runs if REFIT_TAG in t.tags), key=lambda t: t.tags[REFIT_TAG])
+    trials = [t for t in runs if REFIT_TAG not in t.tags] + refits
     objective = search.params.get("objective", "")
-    params = sorted({k for t in trials for k in t.params} - {"parameter_count"})
+    params = sorted({k for t in trials for k in t.params} - {"parameter_count", "epochs"})
     table = Table(title=f"{search.name} ({search.run_id}, {search.status})", header_style="bold")
     for column in ("trial", "status", objective, "epochs", "parameters", *params, "reason"):
         table.add_column(column)
     for t in trials:
         value = t.metrics.get(objective)
         table.add_row(
-            t.tags.get("trial_number", "?"),
+            f"refit-{t.tags[REFIT_TAG]}" if REFIT_TAG in t.tags else t.tags.get("trial_number", "?"),
             t.status,
             "-" if value is None else f"{value:.4f}",
-            str(int(t.metrics.get("epoch", 0))) if "epoch" in t.metrics else "-",
+            str(int(t.metrics.get("epoch", 0))) if "epoch" in t.metrics else t.params.get("epochs", "-"),
             t.params.get("parameter_count", "-"),
             *(t.params.get(p, "-") for p in params),
             t.tags.get("status_reason", ""),

@@ -210,3 +210,17 @@ def test_a_time_budget_stops_the_trials_and_the_search_still_registers(tmp_path)
     runs = client.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
     # Tune ended the trials at the budget: their runs are closed, none is left RUNNING or KILLED.
     assert runs and all(run.info.status == "FINISHED" for run in runs)
+
+
+def test_trials_command_lists_the_trials_then_the_refits(searched):
+    spec, result, _ = searched
+    cli = Path(sys.executable).with_name("gru-search")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "COLUMNS": "250"}
+    done = subprocess.run([str(cli), "trials", "--experiment", spec.tracking.experiment, "--tracking-uri", spec.tracking.uri],
+                          check=True, env=env, capture_output=True, text=True)
+    rows = [line.split("│") for line in done.stdout.splitlines() if line.startswith("│")]
+    names = [row[1].strip() for row in rows]
+    assert names == ["0", "1", "2", "3", *sorted(f"refit-{n}" for n in result.ensemble_of)]
+    statuses = dict(zip(names, (row[2].strip() for row in rows), strict=True))
+    assert statuses["1"] == "FAILED" and statuses["0"] == "FINISHED"
+    assert "units=-1" in done.stdout  # the failed trial's reason
