@@ -169,7 +169,7 @@ def install() -> bool:
             # lifetime is tied to the CLI's by the control pipe instead).
             preexec_fn=_ignore_stop_signals,
         )
-    except OSError:
+    except (OSError, ValueError):  # ValueError: no preexec_fn or pass_fds (not POSIX)
         for fd in (original, data_read, data_write, control_read, control_write):
             os.close(fd)
         return False
