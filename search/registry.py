@@ -157,7 +157,8 @@ def package(keras_path: str, metadata: dict, out_dir: str, *, input_shape, outpu
     # and the loader imports `cells` before Keras reads the file.
     with warnings.catch_warnings():
         # The signature is explicit; an input example would store data cases in the registry.
-        warnings.filterwarnings("ignore", "An input example was not provided", UserWarning)
+        # (MLflow's message starts with a colour code, hence the leading `.*`.)
+        warnings.filterwarnings("ignore", ".*An input example was not provided", UserWarning)
         mlflow.pyfunc.save_model(
             out_dir,
             loader_module="search.registry",
