@@ -17,11 +17,12 @@ from keras import ops
 class HoistedCell(keras.layers.Layer):
     """Base class of the custom cells: `call(x_t, states) == step(project_inputs(x_t), states)`.
 
-    Subclasses set `state_size`/`output_size` (ints; Keras' `RNN` accepts nothing else),
-    `projection_size` (the width `project_inputs` returns), and implement `project_inputs` and
-    `step`; `loop_constants` optionally derives tensors from the weights once per sequence
-    (outside the loop), which `step` receives as `constants`. Dropout is deliberately not part of the cells: the builder applies it to each layer's
-    inputs, which keeps the step free of per-step random masks.
+    Subclasses set `state_size`/`output_size` (ints; Keras' `RNN` accepts nothing else;
+    `UnitsCell` below does it for a `units`-wide state), `projection_size` (the width
+    `project_inputs` returns), and implement `project_inputs` and `step`; `loop_constants`
+    optionally derives tensors from the weights once per sequence (outside the loop), which
+    `step` receives as `constants`. Dropout is deliberately not part of the cells: the builder
+    applies it to each layer's inputs, which keeps the step free of per-step random masks.
     """
 
     def __init__(
@@ -63,6 +64,17 @@ class HoistedCell(keras.layers.Layer):
     def _previous_state(self, states):
         return states[0] if isinstance(states, list | tuple) else states
 
+    def _kernel(self, name: str, shape, recurrent: bool = False):
+        """A weight initialised as an input kernel, or with `recurrent=True` a recurrent one
+        (orthogonal by default, which Keras applies to the 2-D view of a conv kernel).
+
+        A `.keras` file stores weights in the order they were created: keep a cell's order."""
+        initializer = self.recurrent_initializer if recurrent else self.kernel_initializer
+        return self.add_weight(shape=shape, name=name, initializer=initializer)
+
+    def _bias(self, shape, name: str = "bias"):
+        return self.add_weight(shape=shape, name=name, initializer=self.bias_initializer)
+
     def get_config(self):
         config = {
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
@@ -70,3 +82,21 @@ class HoistedCell(keras.layers.Layer):
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
         }
         return {**super().get_config(), **config}
+
+
+class UnitsCell(HoistedCell):
+    """A `HoistedCell` whose state and output are `units` wide (every cell but the conv one):
+    validates `units`, sets `state_size`/`output_size` and puts `units` in the config."""
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+            raise ValueError(
+                f"{type(self).__name__} needs a positive integer `units`, but got {units!r}."
+            )
+        self.units = units
+        self.state_size = units
+        self.output_size = units
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}

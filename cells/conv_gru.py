@@ -114,12 +114,7 @@ class ConvGRU1DCell(HoistedCell):
             "gate_recurrent_kernel", (k, f, 2 * f), recurrent=True
         )
         self.recurrent_kernel = self._kernel("recurrent_kernel", (k, f, f), recurrent=True)
-        self.bias = self.add_weight(shape=(3 * f,), name="bias", initializer=self.bias_initializer)
-
-    def _kernel(self, name, shape, recurrent=False):
-        initializer = self.recurrent_initializer if recurrent else self.kernel_initializer
-        # Orthogonal initialisation needs a 2-D view; Keras' initializer flattens leading axes.
-        return self.add_weight(shape=shape, name=name, initializer=initializer)
+        self.bias = self._bias((3 * f,))
 
     def _conv(self, values, pointwise, depthwise=None):
         if depthwise is None:

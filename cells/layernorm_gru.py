@@ -5,11 +5,11 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from cells.base import HoistedCell
+from cells.base import UnitsCell
 
 
 @keras.saving.register_keras_serializable(package="cells", name="LayerNormGRUCell")
-class LayerNormGRUCell(HoistedCell):
+class LayerNormGRUCell(UnitsCell):
     """Layer-normalised GRU in the reset-after (cuDNN) form.
 
     Jimmy Lei Ba, Jamie Ryan Kiros, Geoffrey E. Hinton, "Layer Normalization",
@@ -37,16 +37,9 @@ class LayerNormGRUCell(HoistedCell):
     """
 
     def __init__(self, units: int, layer_norm: bool = True, epsilon: float = 1e-5, **kwargs):
-        super().__init__(**kwargs)
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(
-                f"LayerNormGRUCell needs a positive integer `units`, but got {units!r}."
-            )
-        self.units = units
+        super().__init__(units, **kwargs)
         self.layer_norm = bool(layer_norm)
         self.epsilon = float(epsilon)
-        self.state_size = units
-        self.output_size = units
 
     @property
     def projection_size(self) -> int:
@@ -54,14 +47,8 @@ class LayerNormGRUCell(HoistedCell):
 
     def build(self, input_shape):
         units = self.units
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], 3 * units), name="kernel", initializer=self.kernel_initializer
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(units, 3 * units),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-        )
+        self.kernel = self._kernel("kernel", (input_shape[-1], 3 * units))
+        self.recurrent_kernel = self._kernel("recurrent_kernel", (units, 3 * units), recurrent=True)
         if self.layer_norm:
             self.input_gamma = self.add_weight(
                 shape=(3 * units,), name="input_gamma", initializer="ones"
@@ -77,9 +64,7 @@ class LayerNormGRUCell(HoistedCell):
             )
         else:
             # Row 0: input bias, row 1: recurrent bias (GRUCell's layout for reset_after=True).
-            self.bias = self.add_weight(
-                shape=(2, 3 * units), name="bias", initializer=self.bias_initializer
-            )
+            self.bias = self._bias((2, 3 * units))
 
     def _normalize(self, values, gamma, beta):
         # values: (..., 3 * units); each gate's block is normalised on its own. Written with
@@ -114,5 +99,5 @@ class LayerNormGRUCell(HoistedCell):
         return h, [h]
 
     def get_config(self):
-        config = {"units": self.units, "layer_norm": self.layer_norm, "epsilon": self.epsilon}
+        config = {"layer_norm": self.layer_norm, "epsilon": self.epsilon}
         return {**super().get_config(), **config}

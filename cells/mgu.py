@@ -5,11 +5,11 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from cells.base import HoistedCell
+from cells.base import UnitsCell
 
 
 @keras.saving.register_keras_serializable(package="cells", name="MGUCell")
-class MGUCell(HoistedCell):
+class MGUCell(UnitsCell):
     """Minimal gated unit: the forget gate doubles as the reset gate.
 
     Guo-Bing Zhou, Jianxin Wu, Chen-Lin Zhang, Zhi-Hua Zhou, "Minimal Gated Unit for Recurrent
@@ -28,34 +28,18 @@ class MGUCell(HoistedCell):
     full-size slice gradient, to every step.
     """
 
-    def __init__(self, units: int, **kwargs):
-        super().__init__(**kwargs)
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"MGUCell needs a positive integer `units`, but got {units!r}.")
-        self.units = units
-        self.state_size = units
-        self.output_size = units
-
     @property
     def projection_size(self) -> int:
         return 2 * self.units
 
     def build(self, input_shape):
         units = self.units
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], 2 * units), name="kernel", initializer=self.kernel_initializer
+        self.kernel = self._kernel("kernel", (input_shape[-1], 2 * units))
+        self.forget_recurrent_kernel = self._kernel(
+            "forget_recurrent_kernel", (units, units), recurrent=True
         )
-        self.forget_recurrent_kernel = self.add_weight(
-            shape=(units, units),
-            name="forget_recurrent_kernel",
-            initializer=self.recurrent_initializer,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(units, units), name="recurrent_kernel", initializer=self.recurrent_initializer
-        )
-        self.bias = self.add_weight(
-            shape=(2 * units,), name="bias", initializer=self.bias_initializer
-        )
+        self.recurrent_kernel = self._kernel("recurrent_kernel", (units, units), recurrent=True)
+        self.bias = self._bias((2 * units,))
 
     def project_inputs(self, inputs):
         # inputs: (..., input_dim) -> (..., 2 * units) = [W_f x + b_f, W_h x + b_h]
@@ -68,6 +52,3 @@ class MGUCell(HoistedCell):
         candidate = ops.tanh(x_h + ops.matmul(f * h_prev, self.recurrent_kernel))
         h = h_prev + f * (candidate - h_prev)  # = (1 - f) h + f h~, one op fewer
         return h, [h]
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from cells.base import HoistedCell
+from cells.base import UnitsCell
 
 
 @keras.saving.register_keras_serializable(package="cells", name="MinimalRNNCell")
-class MinimalRNNCell(HoistedCell):
+class MinimalRNNCell(UnitsCell):
     """MinimalRNN cell: one gate mixing the state with an input-only latent.
 
     Minmin Chen, "MinimalRNN: Toward More Interpretable and Trainable Recurrent Neural
@@ -31,32 +31,16 @@ class MinimalRNNCell(HoistedCell):
     `latent_kernel` U_z (units, units), `bias` [b_z, b_u] (2 * units,).
     """
 
-    def __init__(self, units: int, **kwargs):
-        super().__init__(**kwargs)
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"MinimalRNNCell needs a positive integer `units`, but got {units!r}.")
-        self.units = units
-        self.state_size = units
-        self.output_size = units
-
     @property
     def projection_size(self) -> int:
         return 2 * self.units
 
     def build(self, input_shape):
         units = self.units
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], units), name="kernel", initializer=self.kernel_initializer
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(units, units), name="recurrent_kernel", initializer=self.recurrent_initializer
-        )
-        self.latent_kernel = self.add_weight(
-            shape=(units, units), name="latent_kernel", initializer=self.recurrent_initializer
-        )
-        self.bias = self.add_weight(
-            shape=(2 * units,), name="bias", initializer=self.bias_initializer
-        )
+        self.kernel = self._kernel("kernel", (input_shape[-1], units))
+        self.recurrent_kernel = self._kernel("recurrent_kernel", (units, units), recurrent=True)
+        self.latent_kernel = self._kernel("latent_kernel", (units, units), recurrent=True)
+        self.bias = self._bias((2 * units,))
 
     def project_inputs(self, inputs):
         # inputs: (..., input_dim) -> (..., 2 * units) = [z, U_z z + b_u]
@@ -71,6 +55,3 @@ class MinimalRNNCell(HoistedCell):
         u = ops.sigmoid(ops.matmul(h_prev, self.recurrent_kernel) + gate_input)  # (batch, units)
         h = latent + u * (h_prev - latent)  # = u h + (1 - u) z, one op fewer
         return h, [h]
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}

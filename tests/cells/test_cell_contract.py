@@ -92,3 +92,38 @@ def test_bad_arguments_say_what_to_fix(make, message):
 def test_conv_cell_needs_a_known_step_shape():
     with pytest.raises(ValueError, match=r"expects steps shaped \(batch, length, channels\)"):
         CASES[4].make().build((None, 5))
+
+
+# A `.keras` file stores each cell's weights by position: names, shapes and creation order are
+# the saved format (inputs: 4 features, or steps of length 6 with 2 channels for the conv cells).
+WEIGHT_LAYOUT = {
+    "minimal": [("kernel", (4, 5)), ("recurrent_kernel", (5, 5)), ("latent_kernel", (5, 5)),
+                ("bias", (10,))],
+    "mgu": [("kernel", (4, 10)), ("forget_recurrent_kernel", (5, 5)),
+            ("recurrent_kernel", (5, 5)), ("bias", (10,))],
+    "layernorm": [("kernel", (4, 15)), ("recurrent_kernel", (5, 15)), ("input_gamma", (15,)),
+                  ("input_beta", (15,)), ("recurrent_gamma", (15,)), ("recurrent_beta", (15,))],
+    "layernorm_off": [("kernel", (4, 15)), ("recurrent_kernel", (5, 15)), ("bias", (2, 15))],
+    "convgru": [("kernel", (3, 2, 9)), ("gate_recurrent_kernel", (3, 3, 6)),
+                ("recurrent_kernel", (3, 3, 3)), ("bias", (9,))],
+    "sepconvgru": [("depthwise_kernel", (2, 2, 1)), ("kernel", (1, 2, 9)),
+                   ("gate_recurrent_depthwise_kernel", (2, 3, 1)),
+                   ("recurrent_depthwise_kernel", (2, 3, 1)),
+                   ("gate_recurrent_kernel", (1, 3, 6)), ("recurrent_kernel", (1, 3, 3)),
+                   ("bias", (9,))],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_weight_layout_is_the_saved_format(case):
+    cell, _ = built_cell(case)
+    layout = [(w.name, tuple(int(d) for d in w.shape)) for w in cell.weights]
+    assert layout == WEIGHT_LAYOUT[case.name]
+
+
+@pytest.mark.parametrize("units", [0, -2, 2.0, True, "8"])
+@pytest.mark.parametrize("case", CASES[:3], ids=CASE_IDS[:3])
+def test_units_must_be_a_positive_integer(case, units):
+    cls = type(case.make())
+    with pytest.raises(ValueError, match=rf"{cls.__name__} needs a positive integer `units`"):
+        cls(units)
