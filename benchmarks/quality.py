@@ -6,7 +6,7 @@ and registration follow, and the table says whether all of it fitted in `--minut
 prints the test accuracy of the top trials' own (search) models, which shows how much the choice
 among them matters (the search itself never looks at test data).
 
-    python benchmarks/quality.py [--spec examples/vowels.yaml] [--minutes 15]
+    python benchmarks/quality.py [--spec examples/vowels.yaml] [--minutes 15] [--seed N]
 
 Target (issue 5): test accuracy >= 0.985 within 15 minutes on 2 cores. For comparison, plain
 keras-tuner (Bayesian over a GRU space, one process) reached 0.978 after 32 trials in 15 minutes
@@ -29,13 +29,15 @@ ROOT = Path(__file__).resolve().parent.parent
 TOP = 5
 
 
-def _spec(path: Path, folder: str):
+def _spec(path: Path, folder: str, seed: int | None):
     import yaml
 
     from search.spec import parse_spec
 
     mapping = yaml.safe_load(path.read_text())
     mapping["tracking"] = {**mapping.get("tracking", {}), "uri": "sqlite:///mlflow.db"}
+    if seed is not None:
+        mapping["search"] = {**mapping.get("search", {}), "seed": seed}
     return parse_spec(mapping, folder)
 
 
@@ -61,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", type=Path, default=ROOT / "examples" / "vowels.yaml")
     parser.add_argument("--minutes", type=float, default=15.0, help="the whole run's allowed wall-clock time")
+    parser.add_argument("--seed", type=int, default=None, help="replaces search.seed: the same search on another draw")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -71,7 +74,7 @@ def main() -> None:
     started = time.monotonic()
     load_start = os.getloadavg()
     folder = tempfile.mkdtemp(prefix="gru-search-quality-")
-    spec = _spec(args.spec, folder)
+    spec = _spec(args.spec, folder, args.seed)
     result = search.run(spec, quiet=True)
     elapsed = time.monotonic() - started
     load_end = os.getloadavg()

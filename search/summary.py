@@ -163,7 +163,9 @@ def print_summary(console, result, spec) -> None:
     scored = [o for o in result.trials if o.objective is not None]
     scored.sort(key=lambda o: (-o.objective if mode == "max" else o.objective, o.tiebreak if o.tiebreak is not None else float("inf")))
     failed = [o for o in result.trials if o.status == "FAILED"]
-    table = Table(title=f"top trials of {spec.name} ({len(result.trials)} run, {len(failed)} failed)", header_style="bold")
+    stopped = sum(o.status == "STOPPED" for o in result.trials)
+    counts = f"{len(result.trials)} run, {len(failed)} failed" + (f", {stopped} ended by the time budget before an epoch" if stopped else "")
+    table = Table(title=f"top trials of {spec.name} ({counts})", header_style="bold")
     params = sorted({k for o in scored[:TOP_TRIALS] for k in o.values})
     for column in ("trial", objective, "val_loss", "epochs", *params):
         table.add_column(column)

@@ -8,6 +8,7 @@ worker imports TensorFlow once; a keras-tuner oracle proposes configurations thr
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -31,6 +32,8 @@ from search.trial import (
 )
 
 SCHEDULERS = ("fifo", "asha", "hyperband")
+# The reason of a trial that ended without reporting a single epoch.
+NO_RESULT = "no result reported"
 # FAILED_KEY: result key of a trial that failed on its own (NaN loss, out of memory, a bad
 # configuration): it ends with this reason instead of raising, so Ray retries only dead workers.
 
@@ -64,7 +67,7 @@ class TrialOutcome:
 
     number: str
     values: dict
-    status: str  # "COMPLETED" or "FAILED"
+    status: str  # "COMPLETED", "FAILED", or "STOPPED" (by the time budget before its first epoch)
     objective: float | None
     tiebreak: float | None
     best_epoch: int | None
@@ -157,6 +160,12 @@ def run_trials(
     stopped_reason = searcher.stopped_reason
     if stopped_reason is None and settings.time_budget_s and time.monotonic() - started >= settings.time_budget_s:
         stopped_reason = f"its time budget of {settings.time_budget_s / 60:g} minutes was reached"
+        # A trial the budget ended before its first epoch did not fail: it had no time.
+        outcomes = [
+            dataclasses.replace(o, status="STOPPED", reason="the time budget ended it before its first epoch")
+            if o.status == "FAILED" and o.reason == NO_RESULT else o
+            for o in outcomes
+        ]
     return TuneOutcome(tuple(outcomes), stopped_reason)
 
 
@@ -221,7 +230,7 @@ def _make_outcome(config: dict, metrics: dict, rows: list[dict], checkpoint: Pat
             curves[column] = tuple(float(row[column]) for row in epochs)
     best = _finite(metrics.get(BEST_OBJECTIVE))
     failed = error is not None or best is None or bool(metrics.get(FAILED_KEY))
-    reason = error or metrics.get(FAILED_KEY) or (None if not failed else "no result reported")
+    reason = error or metrics.get(FAILED_KEY) or (None if not failed else NO_RESULT)
     return TrialOutcome(
         number=number,
         values=config,

@@ -206,6 +206,8 @@ def test_a_time_budget_stops_the_trials_and_the_search_still_registers(tmp_path)
     assert "time budget of 0.5 minutes" in result.stopped_reason
     assert len(result.trials) < 50 and all(o.epochs < 2000 for o in result.trials)
     assert result.best.status == "COMPLETED" and result.model_uri is not None
+    # A trial the budget ended before its first epoch is STOPPED, not FAILED.
+    assert all(o.status in ("COMPLETED", "STOPPED") for o in result.trials)
     client = _client(spec)
     runs = client.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
     # Tune ended the trials at the budget: their runs are closed, none is left RUNNING or KILLED.
