@@ -69,7 +69,7 @@ def main() -> None:
 
     import search
     from search.data import prepare
-    from search.registry import _import_cells
+    from search.registry import register_cells
 
     started = time.monotonic()
     load_start = os.getloadavg()
@@ -79,7 +79,7 @@ def main() -> None:
     elapsed = time.monotonic() - started
     load_end = os.getloadavg()
 
-    _import_cells()
+    register_cells()
     task = prepare(spec.data, spec.search.seed)
     objective, mode = spec.search.objective.metric, spec.search.objective.mode
     top = _top_trials(result, task, objective, mode)

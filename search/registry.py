@@ -119,7 +119,7 @@ def register_and_promote(tracker, name: str, source: str, run_id: str, candidate
 
 def _load_pyfunc(path: str):
     """MLflow's pyfunc loader (`loader_module=search.registry`): imports `cells`, then the model."""
-    _import_cells()
+    register_cells()
 
     folder = Path(path)
     return _KerasPredictor(safe_load(folder / KERAS_FILE if folder.is_dir() else folder, str(folder)))
@@ -255,7 +255,7 @@ def pull(tracker, text: str, out_dir: str) -> Pulled:
 
 def load_model(uri: str, *, tracking_uri: str | None = None):
     """A Keras model from `models:/NAME@ALIAS`, `models:/NAME/VERSION`, a pulled folder or a .keras file."""
-    _import_cells()
+    register_cells()
 
     path = Path(uri)
     if not uri.startswith("models:/"):
@@ -278,7 +278,7 @@ def safe_load(path, what: str):
     Keras' safe mode refuses Lambda layers and other serialized Python functions; the model
     files gru-search writes have none, so a file that needs them did not come from a search.
     """
-    _import_cells()
+    register_cells()
     import keras
 
     try:
@@ -299,8 +299,12 @@ def _find(folder: Path, filename: str) -> Path:
     return matches[0]
 
 
-def _import_cells() -> None:
-    """Loading a model with custom cells needs their classes registered with Keras first."""
+def register_cells() -> None:
+    """Loading a model with custom cells needs their classes registered with Keras first.
+
+    Every one of them: the builder imports the attention layers only when it builds one, so a
+    fresh process that loads an attention model has not imported them.
+    """
     import cells
 
-    cells.build_model  # noqa: B018 - the attribute access imports the builder and every cell
+    cells.register_all()

@@ -28,7 +28,7 @@ def finish(spec, task, tracker, result, members, started: float, refits=()):
     import cells
     from search.data.metrics import evaluate
 
-    registry._import_cells()
+    registry.register_cells()
     best = members[0]
     files = [r.model_file for r in refits] if refits else [m.checkpoint for m in members]
     model = cells.average_models([keras.saving.load_model(f, safe_mode=True) for f in files])
