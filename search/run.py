@@ -7,6 +7,7 @@ search's parent run, registered, and made champion if it beats the current one (
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -186,8 +187,15 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
         tracker.end_run(parent_run_id, "FAILED", reason=f"no trial completed: {reasons}")
         raise GruSearchError(f"No trial of search {spec.name!r} completed ({reasons}); fix the cause and run it again.")
     members = ranked[: s.ensemble]
-    refits = refit_for_search(spec, task, members, trial_settings, settings, str(results_dir), console, quiet) if s.refit else ()
-    result = summary.finish(spec, task, tracker, result, members, started, refits)
+    try:
+        refits = refit_for_search(spec, task, members, trial_settings, settings, str(results_dir), console, quiet) if s.refit else ()
+        result = summary.finish(spec, task, tracker, result, members, started, refits)
+    except BaseException as error:
+        # The trials are done and kept (oracle state, checkpoints): --resume goes straight to this end.
+        reason = f"choosing and registering the model failed: {type(error).__name__}: {error}"
+        with contextlib.suppress(Exception):  # the store may be what failed; the error above matters
+            tracker.end_run(parent_run_id, "FAILED", reason=reason[:5000])
+        raise
     summary.print_summary(console, result, spec)
     return result
 
