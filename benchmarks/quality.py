@@ -46,16 +46,12 @@ def _top_trials(result, task, objective: str, mode: str):
     import keras
 
     from search.data.metrics import evaluate
-    from search.run import pick_best
+    from search.run import rank_trials
 
-    rows, left = [], [o for o in result.trials]
-    while left and len(rows) < TOP:
-        best = pick_best(left, mode)
-        if best is None:
-            break
-        left.remove(best)
-        model = keras.saving.load_model(best.checkpoint, safe_mode=True)
-        rows.append((best.number, best.objective, best.tiebreak, evaluate(model, task, split="test")["accuracy"], best.values))
+    rows = []
+    for trial in rank_trials(result.trials, mode)[:TOP]:
+        model = keras.saving.load_model(trial.checkpoint, safe_mode=True)
+        rows.append((trial.number, trial.objective, trial.tiebreak, evaluate(model, task, split="test")["accuracy"], trial.values))
     return rows
 
 

@@ -74,9 +74,10 @@ def refit_members(members, task, settings: TrialSettings, *, cpus: float, gpus: 
 
     merged = ray.put(with_validation_in_training(task))
     remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=max_retries)(train_refit)
-    pending = [(m, epochs_of(m, settings), remote.remote(m.values, m.number, epochs_of(m, settings), merged, settings)) for m in members]
+    pending = [(m, epochs_of(m, settings)) for m in members]
+    futures = [remote.remote(m.values, m.number, epochs, merged, settings) for m, epochs in pending]
     refits = []
-    for member, epochs, future in pending:
+    for (member, epochs), future in zip(pending, futures, strict=True):
         try:
             data = ray.get(future)
         except (ray.exceptions.RayError, TrialFailed) as error:

@@ -163,7 +163,7 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
         tracker.close_running_children(experiment_id, parent_run_id, "the search was interrupted")
         tracker.end_run(parent_run_id, "KILLED", reason="the search was interrupted")
         raise
-    if settings.time_budget_s and "time budget" in (outcome.stopped_reason or ""):
+    if outcome.budget_reached:
         # Tune ends the trials still running at the budget; each keeps its best epoch so far.
         tracker.close_running_children(experiment_id, parent_run_id, "stopped at the search's time budget", "FINISHED")
     tracker.close_running_children(experiment_id, parent_run_id, "the trial's worker ended without closing its run")
@@ -182,7 +182,7 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
     best = ranked[0] if ranked else None
     if best is None:
         reasons = "; ".join(sorted({o.reason or "unknown" for o in trials})) or "no trial ran"
-        if "time budget" in (outcome.stopped_reason or ""):
+        if outcome.budget_reached:
             reasons = f"{outcome.stopped_reason} before any trial reported an epoch; raise search.time_budget_minutes"
         tracker.end_run(parent_run_id, "FAILED", reason=f"no trial completed: {reasons}")
         raise GruSearchError(f"No trial of search {spec.name!r} completed ({reasons}); fix the cause and run it again.")

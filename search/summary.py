@@ -30,6 +30,8 @@ def finish(spec, task, tracker, result, members, started: float, refits=()):
 
     registry.register_cells()
     best = members[0]
+    ensemble_of = [m.number for m in members]
+    refit = _refit_record(refits, task)
     files = [r.model_file for r in refits] if refits else [m.checkpoint for m in members]
     model = cells.average_models([keras.saving.load_model(f, safe_mode=True) for f in files])
     model_file = files[0]
@@ -48,10 +50,10 @@ def finish(spec, task, tracker, result, members, started: float, refits=()):
         "search": spec.name,
         "search_run_id": run_id,
         "trial_number": best.number,
-        "ensemble_of": [m.number for m in members],
+        "ensemble_of": ensemble_of,
         "config": best.values,
         "objective": {"metric": objective, "mode": mode, "value": best.objective, "best_epoch": best.best_epoch},
-        "refit": _refit_record(refits, task),
+        "refit": refit,
         "test_metrics": test_metrics,
         "data_fingerprint": task.fingerprint,
         "task": task.kind,
@@ -72,8 +74,8 @@ def finish(spec, task, tracker, result, members, started: float, refits=()):
     elapsed = time.perf_counter() - started
     summary = {
         "best_trial": best.number,
-        "ensemble_of": [m.number for m in members],
-        "refit": _refit_record(refits, task),
+        "ensemble_of": ensemble_of,
+        "refit": refit,
         "best_config": best.values,
         f"best_{objective}": best.objective,
         "test_metrics": test_metrics,
@@ -92,7 +94,7 @@ def finish(spec, task, tracker, result, members, started: float, refits=()):
     return dataclasses.replace(
         result,
         best=best,
-        ensemble_of=tuple(m.number for m in members),
+        ensemble_of=tuple(ensemble_of),
         refit_of=tuple(r.number for r in refits if r.succeeded),
         test_metrics=test_metrics,
         model_uri=f"models:/{name}/{version}",

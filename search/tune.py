@@ -82,6 +82,8 @@ class TrialOutcome:
 class TuneOutcome:
     trials: tuple[TrialOutcome, ...]
     stopped_reason: str | None
+    # Tune's time budget ended the trials (rather than max_trials, the searcher or a failure).
+    budget_reached: bool = False
 
 
 def start_ray(address: str, num_cpus: int | None = None) -> None:
@@ -158,7 +160,8 @@ def run_trials(
     outcomes = [_outcome(result, settings.objective) for result in grid]
     outcomes.sort(key=lambda o: o.number)
     stopped_reason = searcher.stopped_reason
-    if stopped_reason is None and settings.time_budget_s and time.monotonic() - started >= settings.time_budget_s:
+    budget_reached = stopped_reason is None and bool(settings.time_budget_s) and time.monotonic() - started >= settings.time_budget_s
+    if budget_reached:
         stopped_reason = f"its time budget of {settings.time_budget_s / 60:g} minutes was reached"
         # A trial the budget ended before its first epoch did not fail: it had no time.
         outcomes = [
@@ -166,7 +169,7 @@ def run_trials(
             if o.status == "FAILED" and o.reason == NO_RESULT else o
             for o in outcomes
         ]
-    return TuneOutcome(tuple(outcomes), stopped_reason)
+    return TuneOutcome(tuple(outcomes), stopped_reason, budget_reached)
 
 
 class _Report:
