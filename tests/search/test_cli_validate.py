@@ -39,6 +39,13 @@ def test_every_example_validates(example, capsys):
     assert "distinct architectures:" in out
 
 
+def test_the_summary_names_the_time_budget_ensemble_and_refit(capsys):
+    assert main(["validate", str(ROOT / "examples" / "vowels.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "200 trials of up to 60 epochs within 10 minutes," in out
+    assert "(the average of the top 10 trials, refit on training + validation)" in out
+
+
 def test_examples_cover_classification_and_forecasting():
     tasks = {load_spec(p).data.task for p in EXAMPLES}
     assert {"classification", "forecasting"} <= tasks
