@@ -98,15 +98,26 @@ class Tracker:
 
     def ensure_experiment(self, name: str, artifact_location: str | None = None) -> str:
         try:
-            experiment = self.client.get_experiment_by_name(name)
-            if experiment is not None:
-                return experiment.experiment_id
-            return self.client.create_experiment(name, artifact_location=artifact_location or local_artifact_root(self.uri))
+            return self._get_or_create_experiment(name, artifact_location or local_artifact_root(self.uri))
         except Exception as error:  # MLflow raises many types for an unreachable store
             raise TrackingError(
                 f"Cannot use the MLflow tracking store at {self.uri!r} ({type(error).__name__}: {error}); "
                 "check tracking.uri in the spec and that the server is running."
             ) from error
+
+    def _get_or_create_experiment(self, name: str, artifact_location: str | None) -> str:
+        from mlflow.exceptions import MlflowException
+
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        try:
+            return self.client.create_experiment(name, artifact_location=artifact_location)
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            # Another search of the same spec created it between the two calls (both started at once).
+            return self.client.get_experiment_by_name(name).experiment_id
 
     def experiment_id(self, name: str) -> str | None:
         experiment = self.client.get_experiment_by_name(name)

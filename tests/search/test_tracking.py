@@ -45,6 +45,21 @@ def test_trials_nest_under_their_search(tracker):
     assert dangling in {row.run_id for row in rows.values()}
 
 
+def test_an_experiment_another_search_creates_meanwhile_is_used(tracker, monkeypatch):
+    other = Tracker(tracker.uri)
+    look_up = tracker.client.get_experiment_by_name
+
+    def look_up_then_lose_the_race(name):
+        found = look_up(name)
+        if found is None:
+            other.ensure_experiment(name)  # the other search creates it right after this one looked
+        return found
+
+    monkeypatch.setattr(tracker.client, "get_experiment_by_name", look_up_then_lose_the_race)
+    experiment = tracker.ensure_experiment("raced")
+    assert experiment == other.experiment_id("raced")
+
+
 def test_registry_versions_and_aliases(tracker, tmp_path):
     experiment = tracker.ensure_experiment("registry")
     run = tracker.start_search(experiment, "s", {}, "{}")
