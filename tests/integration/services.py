@@ -335,15 +335,34 @@ def ray_cluster(num_nodes: int = 2, cpus_per_node: int = 1, timeout: float = 120
             processes.append(subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT,
                                               env=environment, start_new_session=True))  # fmt: skip
 
+    def start_node(what: str, ready, template, **values) -> None:
+        """Starts a node and waits for it; a second try on a fresh temp dir and ports if it fails.
+
+        `ray start` gives its raylet a fixed 30 s to register with the GCS ("The current node
+        timed out during startup"); on a loaded 2-core CI machine that happens now and then.
+        """
+        for attempt in (1, 2):
+            start(template, **values)
+            try:
+                _wait(ready, what, timeout, processes[-1], logs[-1])
+                return
+            except ServiceError:
+                if attempt == 2:
+                    raise
+                _end_group(processes.pop())
+                _end_processes_mentioning(str(temp_dirs[-1]))
+                shutil.rmtree(temp_dirs.pop(), ignore_errors=True)
+                logs.pop().unlink(missing_ok=True)
+
     try:
-        start(stack.RAY_HEAD, gcs_port=gcs_port, dashboard_host="127.0.0.1",
-              dashboard_port=dashboard_port, client_port=free_port())  # fmt: skip
-        _wait(lambda: http_ok(dashboard_url + stack.RAY_DASHBOARD_HEALTH_PATH), "ray head",
-              timeout, processes[0], logs[0])  # fmt: skip
-        for _ in range(num_nodes - 1):
-            start(stack.RAY_WORKER, head_address=gcs_address)
-        _wait(lambda: _alive_nodes(dashboard_url, token) >= num_nodes, f"{num_nodes}-node ray cluster",
-              timeout, processes[-1], logs[-1])  # fmt: skip
+        # The head keeps its GCS and dashboard ports on a retry: they are the cluster's address.
+        start_node("ray head", lambda: http_ok(dashboard_url + stack.RAY_DASHBOARD_HEALTH_PATH),
+                   stack.RAY_HEAD, gcs_port=gcs_port, dashboard_host="127.0.0.1",
+                   dashboard_port=dashboard_port, client_port=free_port())  # fmt: skip
+        for nodes in range(2, num_nodes + 1):
+            start_node(f"ray node {nodes} of {num_nodes}",
+                       lambda nodes=nodes: _alive_nodes(dashboard_url, token) >= nodes,
+                       stack.RAY_WORKER, head_address=gcs_address)  # fmt: skip
         os.environ["RAY_AUTH_TOKEN"] = token
         yield RayCluster(dashboard_url, gcs_address, token, tuple(temp_dirs), tuple(logs))
     finally:

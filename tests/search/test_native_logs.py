@@ -160,8 +160,9 @@ def test_ctrl_c_reaches_the_process_group_and_the_filter_survives_it():
     process = subprocess.Popen(
         [sys.executable, "-c", SCRIPT_HEAD + textwrap.dedent("""
             import time
-            print("ready", flush=True)
             try:
+                # Inside the try: the signal can arrive as soon as "ready" is out, before sleep().
+                print("ready", flush=True)
                 time.sleep(60)
             except KeyboardInterrupt:
                 print("interrupted", file=sys.stderr)
