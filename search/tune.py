@@ -163,6 +163,12 @@ def run_trials(
     budget_reached = stopped_reason is None and bool(settings.time_budget_s) and time.monotonic() - started >= settings.time_budget_s
     if budget_reached:
         stopped_reason = f"its time budget of {settings.time_budget_s / 60:g} minutes was reached"
+        # Tune ends the trials still running at the budget without telling the searcher. One that
+        # reported an epoch is complete with its best epoch so far: the oracle records it, so
+        # --resume does not train it again. One with no epoch stays pending there and runs again.
+        for result in grid:
+            if _finite((result.metrics or {}).get(BEST_OBJECTIVE)) is not None:
+                searcher.on_trial_complete(result.metrics.get("trial_id"), result.metrics)
         # A trial the budget ended before its first epoch did not fail: it had no time.
         outcomes = [
             dataclasses.replace(o, status="STOPPED", reason="the time budget ended it before its first epoch")

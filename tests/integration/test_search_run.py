@@ -212,6 +212,12 @@ def test_a_time_budget_stops_the_trials_and_the_search_still_registers(tmp_path)
     runs = client.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
     # Tune ended the trials at the budget: their runs are closed, none is left RUNNING or KILLED.
     assert runs and all(run.info.status == "FINISHED" for run in runs)
+    # The oracle's record (what --resume reads) holds them as completed too, so none runs again.
+    records = [json.loads(path.read_text()) for path in Path(result.results_dir).glob("oracle-*/trial_*/trial.json")]
+    oracle_status = {record["trial_id"]: record["status"] for record in records}
+    assert {o.number: oracle_status[o.number] for o in result.trials if o.status == "COMPLETED"} == {
+        o.number: "COMPLETED" for o in result.trials if o.status == "COMPLETED"
+    }
 
 
 def test_trials_command_lists_the_trials_then_the_refits(searched):
