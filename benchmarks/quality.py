@@ -63,6 +63,13 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+    from search import native_logs
+    from search.cli import quiet_library_loggers
+
+    # As the CLI does: no C++ start-up lines or library notices between the tables.
+    quiet_library_loggers()
+    native_logs.install()
+
     import search
     from search.data import prepare
     from search.registry import register_cells

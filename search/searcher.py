@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-from ray import cloudpickle
-from ray.tune.search import Searcher
+# Tune warns when handling a trial's result takes over 0.5 s ("consider reporting results less
+# frequently"): on a busy 2-core machine our per-epoch reports cross that now and then, and the
+# advice is not the user's to follow. Tune reads the threshold once, when it is first imported.
+os.environ.setdefault("TUNE_WARN_THRESHOLD_S", "5")
+
+import numpy as np  # noqa: E402
+from ray import cloudpickle  # noqa: E402
+from ray.tune.search import Searcher  # noqa: E402
 
 # Statuses keras-tuner uses, as strings, so this module does not need keras_tuner imported.
 _RUNNING, _STOPPED, _COMPLETED, _FAILED = "RUNNING", "STOPPED", "COMPLETED", "FAILED"
