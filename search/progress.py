@@ -36,8 +36,10 @@ class _Row:
 
 
 class Progress:
-    def __init__(self, objective: str, mode: str, max_trials: int, *, quiet: bool = False, console: Console | None = None):
+    def __init__(self, objective: str, mode: str, max_trials: int, *, time_budget_s: float | None = None,
+                 quiet: bool = False, console: Console | None = None):  # fmt: skip
         self.objective, self.mode, self.max_trials = objective, mode, max_trials
+        self.time_budget_s = time_budget_s
         self.quiet = quiet
         self.console = console or Console()
         self.rows: dict[str, _Row] = {}
@@ -45,6 +47,8 @@ class Progress:
         self._live: Live | None = None
 
     def __enter__(self) -> Progress:
+        # The clock of the trials, as Tune's time budget counts them (Ray has started by now).
+        self.started_at = time.monotonic()
         if not self.quiet:
             self._live = Live(self.render(), console=self.console, refresh_per_second=2, transient=False)
             self._live.__enter__()
@@ -55,6 +59,10 @@ class Progress:
             self._live.update(self.render())
             self._live.__exit__(*exc)
             self._live = None
+            if not self.console.is_terminal or self.console.is_dumb_terminal:
+                # Rich prints the final table to a file or pipe without its last newline, so
+                # whatever comes next (the summary) would start on the table's last line.
+                self.console.line()
 
     # -- events --------------------------------------------------------------------------------
 
@@ -76,9 +84,18 @@ class Progress:
         row.status, row.reason, row.updated = status, reason, time.monotonic()
         if status == "FAILED":
             log.warning("trial %s failed: %s", number, reason)
+        elif status == "STOPPED":
+            log.info("trial %s stopped: %s", number, reason)
         else:
             log.info("trial %s finished after %d epochs, best %s %s", number, row.epoch, self.objective, row.best)
         self._refresh()
+
+    def settle(self, outcomes) -> None:
+        """Ends the rows Tune never reported as ended (the time budget stops trials silently)."""
+        for o in outcomes:
+            row = self.rows.get(o.number)
+            if row is not None and row.status == "RUNNING":
+                self.ended(o.number, o.status, o.reason)
 
     # -- view ----------------------------------------------------------------------------------
 
@@ -95,7 +112,8 @@ class Progress:
         best = self.best()
         head = Text.assemble(
             ("gru-search ", "bold"),
-            f"{done}/{self.max_trials} trials done, {failed} failed, {int(elapsed // 60)}:{int(elapsed % 60):02d} elapsed",
+            f"{done}/{self.max_trials} trials done, {failed} failed, {_clock(elapsed)} elapsed"
+            + (f" (time budget {_clock(self.time_budget_s)})" if self.time_budget_s else ""),
             ("  best " + (f"{self.objective} {best.best:.4f} (trial {best.number})" if best else "-"), "green"),
         )
         shown = list(self.rows.values())
@@ -116,6 +134,10 @@ class Progress:
     def _refresh(self) -> None:
         if self._live is not None:
             self._live.update(self.render())
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
 def _float(value) -> float | None:

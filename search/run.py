@@ -132,7 +132,7 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
         objective_of=lambda result: result.get("best_objective"),
         max_consecutive_failures=s.max_consecutive_failures,
     )
-    progress = Progress(s.objective.metric, s.objective.mode, s.max_trials, quiet=quiet, console=console)
+    progress = Progress(s.objective.metric, s.objective.mode, s.max_trials, time_budget_s=settings.time_budget_s, quiet=quiet, console=console)
     best_seen: list[float] = []
 
     def on_end(number, status, reason):
@@ -159,6 +159,7 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
                     trainer=trainer or train_trial,
                     callbacks=[tune.tune_callback(progress.started, progress.result, on_end)],
                 )
+                progress.settle(outcome.trials)
     except BaseException:
         tracker.close_running_children(experiment_id, parent_run_id, "the search was interrupted")
         tracker.end_run(parent_run_id, "KILLED", reason="the search was interrupted")
