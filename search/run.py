@@ -15,12 +15,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from search.budget import TimeBudget
 from search.errors import GruSearchError
 from search.tracking import Tracker
 from search.trial import TrialSettings, sort_key
 
 log = logging.getLogger("gru_search")
-# In the results folder: which MLflow run and data this search belongs to (read by --resume).
+# In the results folder: which MLflow run and data this search belongs to, and how much trial
+# time earlier sessions spent (read by --resume).
 STATE_FILE = "search.json"
 
 
@@ -89,7 +91,15 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
     if parent_run_id is None:
         parent_run_id = tracker.start_search(experiment_id, f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}", _settings_params(spec, task), _spec_text(spec))
     session = _next_session(results_dir)
-    state_file.write_text(json.dumps({"parent_run_id": parent_run_id, "experiment_id": experiment_id, "data_fingerprint": task.fingerprint}))
+    budget = TimeBudget(s.time_budget_minutes, float(state.get("trial_seconds", 0.0)) if resume else 0.0)
+
+    def save_state() -> None:
+        record = {"parent_run_id": parent_run_id, "experiment_id": experiment_id, "data_fingerprint": task.fingerprint, "trial_seconds": round(budget.used_s(), 1)}
+        partial = state_file.with_suffix(".partial")
+        partial.write_text(json.dumps(record))
+        partial.replace(state_file)  # atomic: a driver killed mid-write leaves the old record
+
+    save_state()
     tracker.set_tags(parent_run_id, {"data_fingerprint": task.fingerprint, "objective": s.objective.metric, "sessions": session + 1})
 
     oracle = _oracle(make_oracle, spec, results_dir, parent_run_id, reload=resume)
@@ -100,7 +110,7 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
     settings = tune.TuneSettings(
         name=f"ray-{session}",
         scheduler=s.scheduler,
-        max_trials=s.max_trials - len(finished),
+        max_trials=0 if budget.exhausted else s.max_trials - len(finished),
         max_epochs=s.max_epochs,
         grace_period=s.grace_period,
         max_failures=s.max_failures,
@@ -111,7 +121,7 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
         mode=s.objective.mode,
         address=spec.ray.address,
         storage_dir=str(results_dir),
-        time_budget_s=None if s.time_budget_minutes is None else s.time_budget_minutes * 60,
+        time_budget_s=budget.left_s,
     )
     trial_settings = TrialSettings(
         objective=s.objective.metric,
@@ -136,6 +146,7 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
     best_seen: list[float] = []
 
     def on_end(number, status, reason):
+        save_state()  # a driver killed later resumes with the budget this trial's end left
         progress.ended(number, status, reason)
         best = progress.best()
         if best is not None and (not best_seen or best.best != best_seen[-1]):
@@ -146,10 +157,11 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
         progress.started(o.number, o.values)
         progress.result(o.number, {"epoch": o.epochs, "best_objective": o.objective})
         progress.ended(o.number, o.status, o.reason)
-    outcome = tune.TuneOutcome((), None)
+    outcome = tune.TuneOutcome((), budget.reason if budget.exhausted else None)
     try:
         if settings.max_trials > 0:
             tune.start_ray(spec.ray.address, num_cpus=spec.ray.num_cpus)
+            budget.start()
             with progress:
                 outcome = tune.run_trials(
                     task,
@@ -164,7 +176,10 @@ def run(spec, *, quiet: bool = False, resume: bool = False, trainer=None, consol
         tracker.close_running_children(experiment_id, parent_run_id, "the search was interrupted")
         tracker.end_run(parent_run_id, "KILLED", reason="the search was interrupted")
         raise
+    finally:
+        save_state()
     if outcome.budget_reached:
+        outcome = dataclasses.replace(outcome, stopped_reason=budget.reason)
         # Tune ends the trials still running at the budget; each keeps its best epoch so far.
         tracker.close_running_children(experiment_id, parent_run_id, "stopped at the search's time budget", "FINISHED")
     tracker.close_running_children(experiment_id, parent_run_id, "the trial's worker ended without closing its run")

@@ -162,7 +162,7 @@ def run_trials(
     stopped_reason = searcher.stopped_reason
     budget_reached = stopped_reason is None and bool(settings.time_budget_s) and time.monotonic() - started >= settings.time_budget_s
     if budget_reached:
-        stopped_reason = f"its time budget of {settings.time_budget_s / 60:g} minutes was reached"
+        stopped_reason = "its time budget was reached"  # the caller names the budget: this is what was left of it
         # Tune ends the trials still running at the budget without telling the searcher. One that
         # reported an epoch is complete with its best epoch so far: the oracle records it, so
         # --resume does not train it again. One with no epoch stays pending there and runs again.

@@ -116,7 +116,7 @@ class SearchSettings:
     refit: bool = False
     # Wall-clock minutes for the trials (Ray Tune's time_budget_s): running trials stop at the
     # budget and keep their best epoch; refit and registration come after. None: no budget.
-    # It counts per driver session: `--resume` gives the remaining trials a fresh budget.
+    # It is the search's: `--resume` gets what earlier sessions left (search.json keeps the count).
     time_budget_minutes: float | None = None
 
 

@@ -187,8 +187,9 @@ def test_mlflow_models_serve_answers_with_the_same_predictions(searched, tmp_pat
     np.testing.assert_allclose(np.asarray(answer["predictions"]), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_a_time_budget_stops_the_trials_and_the_search_still_registers(tmp_path):
+def test_a_time_budget_stops_the_trials_and_a_resume_spends_no_more_of_it(tmp_path, monkeypatch):
     import search
+    from search import summary
     from search.spec import parse_spec
 
     spec = parse_spec(
@@ -202,7 +203,17 @@ def test_a_time_budget_stops_the_trials_and_the_search_still_registers(tmp_path)
         },
         tmp_path,
     )
-    result = search.run(spec, quiet=True)
+    # Registration fails once (a tracking server that went down, say) after the budget is spent.
+    with monkeypatch.context() as patch:
+        patch.setattr(summary, "finish", lambda *args: (_ for _ in ()).throw(ConnectionError("server down")))
+        with pytest.raises(ConnectionError):
+            search.run(spec, quiet=True)
+    first = json.loads((Path(spec.results_dir) / "search.json").read_text())
+    assert 30 <= first["trial_seconds"] < 60
+    # The budget is the search's: the resumed session starts no trial and goes on to register.
+    result = search.run(spec, quiet=True, resume=True)
+    assert json.loads((Path(spec.results_dir) / "search.json").read_text())["trial_seconds"] == first["trial_seconds"]
+    assert not list(Path(spec.results_dir).glob("ray-1"))  # no second Tune experiment
     assert "time budget of 0.5 minutes" in result.stopped_reason
     assert len(result.trials) < 50 and all(o.epochs < 2000 for o in result.trials)
     assert result.best.status == "COMPLETED" and result.model_uri is not None
