@@ -286,6 +286,10 @@ class Tracker:
                 self._retry(lambda: self.client.create_registered_model(key, description="gru-search lock; safe to delete"))
                 break
             except MlflowException as error:
+                # RESOURCE_DOES_NOT_EXIST from a create: MLflow's store found the name taken, then
+                # looked the holder up to word its error, and the holder had released it meanwhile.
+                if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+                    continue
                 if "already exists" not in str(error).lower() and "RESOURCE_ALREADY_EXISTS" not in str(error):
                     raise
             try:

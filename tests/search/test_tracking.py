@@ -60,6 +60,29 @@ def test_an_experiment_another_search_creates_meanwhile_is_used(tracker, monkeyp
     assert experiment == other.experiment_id("raced")
 
 
+def test_a_lock_released_while_the_store_words_its_error_is_taken_again(tracker, monkeypatch):
+    # MLflow's create_registered_model, on a taken name, looks the holder up to word its error; a
+    # holder that releases in between turns "already exists" into "not found" (seen in CI with 8
+    # searches promoting at once on a PostgreSQL-backed server).
+    holder, key = Tracker(tracker.uri), "raced.champion-lock"
+    store = tracker.client._get_registry_client().store
+    look_up = store.get_registered_model
+    released = []
+
+    def release_first(name):
+        if name == key and not released:
+            released.append(name)  # first: the store's delete looks the name up too
+            holder._release(key)
+        return look_up(name)
+
+    with holder.exclusive(key):
+        monkeypatch.setattr(store, "get_registered_model", release_first)
+        with tracker.exclusive(key):
+            assert released  # the race happened, and this process holds the lock after it
+            assert tracker.client.get_registered_model(key).name == key
+    assert not tracker.client.search_registered_models(f"name = '{key}'")
+
+
 def test_registry_versions_and_aliases(tracker, tmp_path):
     experiment = tracker.ensure_experiment("registry")
     run = tracker.start_search(experiment, "s", {}, "{}")
