@@ -61,14 +61,10 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=15.0, help="the whole run's allowed wall-clock time")
     parser.add_argument("--seed", type=int, default=None, help="replaces search.seed: the same search on another draw")
     args = parser.parse_args()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-    from search import native_logs
-    from search.cli import quiet_library_loggers
+    from search.cli import quiet_output
 
-    # As the CLI does: no C++ start-up lines or library notices between the tables.
-    quiet_library_loggers()
-    native_logs.install()
+    quiet_output()  # as the CLI does: no C++ start-up lines or library notices between the tables
 
     import search
     from search.data import prepare

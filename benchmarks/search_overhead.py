@@ -141,14 +141,9 @@ def main() -> None:
         _bare_main(*args.bare, args.epochs)
         return
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from search.cli import quiet_output
 
-    from search import native_logs
-    from search.cli import quiet_library_loggers
-
-    # As the CLI does: no C++ start-up lines or library notices between the tables.
-    quiet_library_loggers()
-    native_logs.install()
+    quiet_output()  # as the CLI does: no C++ start-up lines or library notices between the tables
 
     import search
 

@@ -70,17 +70,24 @@ def _drop_token_auth_enabled(record: logging.LogRecord) -> bool:
     return record.funcName != "_warn_token_auth_enabled"
 
 
-def main(argv: list[str] | None = None) -> int:
-    # TensorFlow's C++ start-up banner (oneDNN, CUDA stubs) is noise on a terminal; a user who
-    # wants it sets the variable. TensorFlow 2.20+ logs some lines before it reads the variable:
-    # native_logs filters those from fd 2.
+def quiet_output(*, filter_fd2: bool = True) -> None:
+    """Keeps start-up noise off stderr: TensorFlow's C++ banner and the libraries' notices.
+
+    A user who wants TensorFlow's lines sets TF_CPP_MIN_LOG_LEVEL; TensorFlow 2.20+ logs some
+    before it reads the variable, and native_logs filters those from fd 2 (`filter_fd2`).
+    GRU_SEARCH_NATIVE_LOGS=1 keeps everything.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if os.environ.get(native_logs.KEEP_ENV, "") in ("", "0"):
         quiet_library_loggers()
-        # Only for the process's own command line: a caller passing argv (tests, a script
-        # embedding the CLI) keeps its stderr as it was.
-        if argv is None:
+        if filter_fd2:
             native_logs.install()
+
+
+def main(argv: list[str] | None = None) -> int:
+    # fd 2 is filtered only for the process's own command line: a caller passing argv (tests, a
+    # script embedding the CLI) keeps its stderr as it was.
+    quiet_output(filter_fd2=argv is None)
     argv = sys.argv[1:] if argv is None else argv
     chosen = [a for a in argv if a in COMMANDS][:1]
     parser = build_parser(chosen or [])

@@ -81,8 +81,8 @@ class TrialOutcome:
 @dataclass(frozen=True)
 class TuneOutcome:
     trials: tuple[TrialOutcome, ...]
-    stopped_reason: str | None
-    # Tune's time budget ended the trials (rather than max_trials, the searcher or a failure).
+    stopped_reason: str | None  # why the searcher stopped proposing, if it did
+    # Tune's time budget ended the trials (the caller, which knows the whole budget, says so).
     budget_reached: bool = False
 
 
@@ -159,10 +159,8 @@ def run_trials(
     grid = tuner.fit()
     outcomes = [_outcome(result, settings.objective) for result in grid]
     outcomes.sort(key=lambda o: o.number)
-    stopped_reason = searcher.stopped_reason
-    budget_reached = stopped_reason is None and bool(settings.time_budget_s) and time.monotonic() - started >= settings.time_budget_s
+    budget_reached = searcher.stopped_reason is None and bool(settings.time_budget_s) and time.monotonic() - started >= settings.time_budget_s
     if budget_reached:
-        stopped_reason = "its time budget was reached"  # the caller names the budget: this is what was left of it
         # Tune ends the trials still running at the budget without telling the searcher. One that
         # reported an epoch is complete with its best epoch so far: the oracle records it, so
         # --resume does not train it again. One with no epoch stays pending there and runs again.
@@ -175,7 +173,7 @@ def run_trials(
             if o.status == "FAILED" and o.reason == NO_RESULT else o
             for o in outcomes
         ]
-    return TuneOutcome(tuple(outcomes), stopped_reason, budget_reached)
+    return TuneOutcome(tuple(outcomes), searcher.stopped_reason, budget_reached)
 
 
 class _Report:
