@@ -6,7 +6,7 @@ from __future__ import annotations
 def add_arguments(parser) -> None:
     parser.add_argument("spec", help="path to the search spec (YAML)")
     parser.add_argument("--quiet", action="store_true", help="no live table; only the final summary")
-    parser.add_argument("--resume", action="store_true", help="continue the search stored in the spec's results folder")
+    parser.add_argument("--resume", action="store_true", help="continue the search stored in the spec's results folder, with what is left of its time budget")
 
 
 def run(args) -> int:
