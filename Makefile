@@ -18,11 +18,14 @@ install: $(STAMP)
 services:
 	bash .ci/install-services
 
-# The whole suite: unit + integration on TensorFlow, then the cells suite again on JAX.
+# The whole suite: unit + integration on TensorFlow, then the cells suite and every
+# architecture of the default space again on JAX.
 test: $(STAMP) services
 	$(BIN)/ruff check cells space search tests benchmarks
+	$(BIN)/ruff format --check cells space search tests benchmarks
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest
 	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/cells -m "not slow"
+	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/search/test_space_contract.py
 
 # Unit tests only (seconds to a few minutes): no services, no slow tests.
 test-fast: $(STAMP)

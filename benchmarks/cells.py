@@ -51,17 +51,15 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 sys.path.insert(0, os.path.dirname(_HERE))
 
+from cells.registry import VARIANTS as CELL_VARIANTS  # noqa: E402 (Keras-free; after the path)
+from cells.registry import get_variant  # noqa: E402
+
 # Every row is the layer `cells.build_model` builds for the variant at the same `units`: the conv
 # variants get ceil(units / features) filters per feature position (a state of about `units`
 # values). "+bahdanau"/"+luong" wrap the cell in `AttentionRNN`; "/a32" sets attention_units=32
 # (default: units).
 VARIANTS = (
-    "gru",
-    "minimal",
-    "mgu",
-    "layernorm",
-    "convgru",
-    "sepconvgru",
+    *CELL_VARIANTS,
     "gru+luong",
     "gru+bahdanau",
     "gru+bahdanau/a32",
@@ -107,7 +105,7 @@ def build(name: str, args):
             attention_units=int(option[1:]) if option.startswith("a") else args.units,
         )
         x = inputs
-        if variant in ("convgru", "sepconvgru"):
+        if get_variant(variant).convolutional:
             # One channel per feature position, as build_model does for (batch, time, features).
             x = keras.layers.Reshape((args.steps, args.features, 1))(x)
         make = attention_layer if attention else recurrent_layer

@@ -46,20 +46,35 @@ def _top_trials(result, task, objective: str, mode: str):
     import keras
 
     from search.data.metrics import evaluate
-    from search.run import rank_trials
+    from search.selection import rank_trials
 
     rows = []
     for trial in rank_trials(result.trials, mode)[:TOP]:
         model = keras.saving.load_model(trial.checkpoint, safe_mode=True)
-        rows.append((trial.number, trial.objective, trial.tiebreak, evaluate(model, task, split="test")["accuracy"], trial.values))
+        rows.append(
+            (
+                trial.number,
+                trial.objective,
+                trial.tiebreak,
+                evaluate(model, task, split="test")["accuracy"],
+                trial.values,
+            )
+        )
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", type=Path, default=ROOT / "examples" / "vowels.yaml")
-    parser.add_argument("--minutes", type=float, default=15.0, help="the whole run's allowed wall-clock time")
-    parser.add_argument("--seed", type=int, default=None, help="replaces search.seed: the same search on another draw")
+    parser.add_argument(
+        "--minutes", type=float, default=15.0, help="the whole run's allowed wall-clock time"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="replaces search.seed: the same search on another draw",
+    )
     args = parser.parse_args()
 
     from search.cli import quiet_output
@@ -85,20 +100,34 @@ def main() -> None:
     completed = sum(o.status == "COMPLETED" for o in result.trials)
     failed = sum(o.status == "FAILED" for o in result.trials)
     s = spec.search
-    registered = f"average of {len(result.ensemble_of)}" if len(result.ensemble_of) > 1 else "best trial"
+    registered = (
+        f"average of {len(result.ensemble_of)}" if len(result.ensemble_of) > 1 else "best trial"
+    )
     if result.refit_of:
         registered += ", refit on train+validation"
 
-    print(f"\n{spec.name}: {spec.data.source}, {s.algorithm} + {s.scheduler}, concurrency {s.concurrency}, "
-          f"trial budget {_fmt_minutes(s.time_budget_minutes)}, registered: {registered} ({os.cpu_count()} CPUs)")
-    print(f"{'trials':>6} {'completed':>9} {'failed':>6} {'best ' + objective:>18} {'val_loss':>9} "
-          f"{'test accuracy':>14} {'elapsed min':>12} {'within':>7}")
-    print(f"{len(result.trials):>6} {completed:>9} {failed:>6} {result.best.objective:18.4f} "
-          f"{_fmt(result.best.tiebreak):>9} {result.test_metrics['accuracy']:14.4f} {elapsed / 60:12.1f} "
-          f"{'yes' if elapsed <= args.minutes * 60 else 'NO':>7}")
-    print(f"target: test accuracy >= 0.985 within {args.minutes:g} min; load average {_load(load_start)} at start, {_load(load_end)} at end")
-    print(f"stopped: {result.stopped_reason or 'max_trials reached'}; best trial {result.best.number}: {result.best.values}")
-    print(f"\ntop {len(top)} trials by {objective}, then val_loss (the search's order), with their own model's test accuracy:")
+    print(
+        f"\n{spec.name}: {spec.data.source}, {s.algorithm} + {s.scheduler}, concurrency {s.concurrency}, "
+        f"trial budget {_fmt_minutes(s.time_budget_minutes)}, registered: {registered} ({os.cpu_count()} CPUs)"
+    )
+    print(
+        f"{'trials':>6} {'completed':>9} {'failed':>6} {'best ' + objective:>18} {'val_loss':>9} "
+        f"{'test accuracy':>14} {'elapsed min':>12} {'within':>7}"
+    )
+    print(
+        f"{len(result.trials):>6} {completed:>9} {failed:>6} {result.best.objective:18.4f} "
+        f"{_fmt(result.best.tiebreak):>9} {result.test_metrics['accuracy']:14.4f} {elapsed / 60:12.1f} "
+        f"{'yes' if elapsed <= args.minutes * 60 else 'NO':>7}"
+    )
+    print(
+        f"target: test accuracy >= 0.985 within {args.minutes:g} min; load average {_load(load_start)} at start, {_load(load_end)} at end"
+    )
+    print(
+        f"stopped: {result.stopped_reason or 'max_trials reached'}; best trial {result.best.number}: {result.best.values}"
+    )
+    print(
+        f"\ntop {len(top)} trials by {objective}, then val_loss (the search's order), with their own model's test accuracy:"
+    )
     print(f"{'trial':>5} {objective:>13} {'val_loss':>9} {'test acc':>9}  config")
     for number, value, tiebreak, accuracy, values in top:
         print(f"{number:>5} {value:13.4f} {_fmt(tiebreak):>9} {accuracy:9.4f}  {values}")

@@ -32,7 +32,11 @@ from pathlib import Path
 # benchmarks/cells.py (another benchmark) would shadow the `cells` package for a script run from here.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
-SPACE = {"cell": ["gru", "minimal", "mgu"], "units": [8, 16, 32], "learning_rate": {"min": 1e-3, "max": 1e-2, "log": True}}
+SPACE = {
+    "cell": ["gru", "minimal", "mgu"],
+    "units": [8, 16, 32],
+    "learning_rate": {"min": 1e-3, "max": 1e-2, "log": True},
+}
 
 
 def _spec(folder, name, trials, epochs, concurrency):
@@ -44,9 +48,20 @@ def _spec(folder, name, trials, epochs, concurrency):
             "data": {"source": "aeon:UnitTest", "task": "classification"},
             "space": SPACE,
             "search": {
-                "algorithm": "random", "scheduler": "fifo", "max_trials": trials, "max_epochs": epochs,
-                "concurrency": concurrency, "patience": None, "seed": 0, "max_failures": 0,
+                "algorithm": "random",
+                "scheduler": "fifo",
+                "max_trials": trials,
+                "max_epochs": epochs,
+                "concurrency": concurrency,
+                "patience": None,
+                "seed": 0,
+                "max_failures": 0,
                 "objective": {"metric": "val_accuracy", "mode": "max"},
+                # The overhead of the machinery: one holdout, one model, no refit, no budget.
+                "folds": 1,
+                "ensemble": 1,
+                "refit": False,
+                "time_budget_minutes": None,
             },
             "ray": {"num_cpus": 2},
         },
@@ -60,8 +75,8 @@ def _measuring_trainer(record_file: str):
     def trainer(values, task, settings, report):
         import tensorflow as tf
 
-        from search.searcher import TRIAL_NUMBER_KEY
         from search.trial import train_trial
+        from search.trial_result import TRIAL_NUMBER_KEY
 
         cpu, wall = time.process_time(), time.perf_counter()
         try:
@@ -100,13 +115,27 @@ def _bare_main(folder: str, values_file: str, epochs: int) -> None:
         started = time.perf_counter()
         keras.utils.clear_session()
         config = trial_config(values)
-        model = build_model(config.architecture, task.input_shape, task.head, feature_mean=task.feature_mean, feature_std=task.feature_std)
+        model = build_model(
+            config.architecture,
+            task.input_shape,
+            task.head,
+            feature_mean=task.feature_mean,
+            feature_std=task.feature_std,
+        )
         compile_model(model, task.head, config.training.learning_rate)
-        model.fit(task.x_train, task.y_train, validation_data=(task.x_val, task.y_val),
-                  batch_size=config.training.batch_size, epochs=epochs, verbose=0)
+        model.fit(
+            task.x_train,
+            task.y_train,
+            validation_data=(task.x_val, task.y_val),
+            batch_size=config.training.batch_size,
+            epochs=epochs,
+            verbose=0,
+        )
         return time.perf_counter() - started
 
-    fit(trials[0][1], 1)  # warm-up: TensorFlow's one-time start, as the search's worker pays before its first trial
+    fit(
+        trials[0][1], 1
+    )  # warm-up: TensorFlow's one-time start, as the search's worker pays before its first trial
     print(json.dumps({number: fit(values, epochs) for number, values in trials}))
 
 
@@ -114,8 +143,13 @@ def _bare(folder: str, trials, epochs: int) -> dict:
     values_file = Path(folder) / "bare_values.json"
     values_file.write_text(json.dumps([(o.number, o.values) for o in trials]))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, __file__, "--bare", folder, str(values_file), "--epochs", str(epochs)],
-                          check=True, capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, __file__, "--bare", folder, str(values_file), "--epochs", str(epochs)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -123,8 +157,17 @@ def _trial_runs(spec, result):
     from mlflow import MlflowClient
 
     client = MlflowClient(spec.tracking.uri)
-    runs = client.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
-    return {r.data.tags["trial_number"]: ((r.info.end_time - r.info.start_time) / 1000, r.info.start_time, r.info.end_time) for r in runs}
+    runs = client.search_runs(
+        [result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'"
+    )
+    return {
+        r.data.tags["trial_number"]: (
+            (r.info.end_time - r.info.start_time) / 1000,
+            r.info.start_time,
+            r.info.end_time,
+        )
+        for r in runs
+    }
 
 
 def _load() -> str:
@@ -154,7 +197,9 @@ def main() -> None:
         spec = _spec(folder, f"bench-c{concurrency}", args.trials, args.epochs, concurrency)
         record_file = str(Path(folder) / f"cpu-c{concurrency}.jsonl")
         wall = time.perf_counter()
-        result = search.run(spec, quiet=True, trainer=_measuring_trainer(record_file), console=_null_console())
+        result = search.run(
+            spec, quiet=True, trainer=_measuring_trainer(record_file), console=_null_console()
+        )
         runs = _trial_runs(spec, result)
         span = (max(r[2] for r in runs.values()) - min(r[1] for r in runs.values())) / 1000
         records = [json.loads(line) for line in Path(record_file).read_text().splitlines()]
@@ -167,28 +212,40 @@ def main() -> None:
     bare = {number: min(first[number], second[number]) for number in first}
     rows = [(o.number, bare[o.number], runs[o.number][0]) for o in result.trials]
 
-    print(f"\n{args.trials} trials x {args.epochs} epochs on aeon:UnitTest, concurrency 1 "
-          f"(TensorFlow threads in trials: intra {records[0]['intra_op']}, inter {records[0]['inter_op']}; bare: 1, 1)")
+    print(
+        f"\n{args.trials} trials x {args.epochs} epochs on aeon:UnitTest, concurrency 1 "
+        f"(TensorFlow threads in trials: intra {records[0]['intra_op']}, inter {records[0]['inter_op']}; bare: 1, 1)"
+    )
     print(f"{'trial':>5} {'bare s':>8} {'in search s':>12} {'overhead s':>11}")
     for number, bare_s, inside in rows:
         print(f"{number:>5} {bare_s:8.2f} {inside:12.2f} {inside - bare_s:11.2f}")
     overheads = [inside - bare_s for _, bare_s, inside in rows]
     total_bare = sum(r[1] for r in rows)
-    print(f"median per-trial overhead: {statistics.median(overheads):.2f} s (target < 1 s); "
-          f"ratio in-search / bare: {sum(r[2] for r in rows) / total_bare:.2f}")
-    print(f"span-based overhead (first trial start to last trial end, minus bare, per trial): "
-          f"{(span1 - total_bare) / len(rows):.2f} s")
+    print(
+        f"median per-trial overhead: {statistics.median(overheads):.2f} s (target < 1 s); "
+        f"ratio in-search / bare: {sum(r[2] for r in rows) / total_bare:.2f}"
+    )
+    print(
+        f"span-based overhead (first trial start to last trial end, minus bare, per trial): "
+        f"{(span1 - total_bare) / len(rows):.2f} s"
+    )
 
-    print(f"\n{'concurrency':>11} {'trials':>6} {'trial span s':>13} {'trials/min':>11} {'CPU s/trial':>12} {'CPU/wall':>12} {'search wall s':>14}")
+    print(
+        f"\n{'concurrency':>11} {'trials':>6} {'trial span s':>13} {'trials/min':>11} {'CPU s/trial':>12} {'CPU/wall':>12} {'search wall s':>14}"
+    )
     rates, cpu = {}, {}
     for concurrency, (_, runs, span, wall, records) in searched.items():
         rates[concurrency] = len(runs) / span * 60
         cpu[concurrency] = statistics.median(r["cpu_s"] for r in records)
         share = statistics.median(r["cpu_s"] / r["wall_s"] for r in records)
-        print(f"{concurrency:>11} {len(runs):>6} {span:13.1f} {rates[concurrency]:11.2f} {cpu[concurrency]:12.2f} "
-              f"{share:12.2f} {wall:14.1f}")
-    print(f"throughput ratio concurrency 2 / 1: {rates[2] / rates[1]:.2f}x (target >= 1.7x); "
-          f"CPU per trial concurrency 2 / 1: {cpu[2] / cpu[1]:.2f}")
+        print(
+            f"{concurrency:>11} {len(runs):>6} {span:13.1f} {rates[concurrency]:11.2f} {cpu[concurrency]:12.2f} "
+            f"{share:12.2f} {wall:14.1f}"
+        )
+    print(
+        f"throughput ratio concurrency 2 / 1: {rates[2] / rates[1]:.2f}x (target >= 1.7x); "
+        f"CPU per trial concurrency 2 / 1: {cpu[2] / cpu[1]:.2f}"
+    )
     print(f"load average at end: {_load()}")
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import importlib
 
-from cells.architecture import ATTENTIONS, HEAD_KINDS, VARIANTS, Architecture, Head
+from cells.architecture import ATTENTIONS, FCN_KINDS, HEAD_KINDS, VARIANTS, Architecture, Head
+from cells.registry import LAZY_CELL_NAMES, CellVariant, register_variant
 
-# name -> module that defines it; imported lazily on first attribute access.
+# name -> module that defines it; imported lazily on first attribute access. The cell classes
+# come from their declarations in cells.registry.
 _LAZY = {
     "build_model": "cells.builder",
     "compile_model": "cells.builder",
@@ -22,10 +24,7 @@ _LAZY = {
     "make_cell": "cells.recurrent",
     "HoistedCell": "cells.base",
     "HoistedRNN": "cells.hoisted",
-    "MinimalRNNCell": "cells.minimal",
-    "MGUCell": "cells.mgu",
-    "LayerNormGRUCell": "cells.layernorm_gru",
-    "ConvGRU1DCell": "cells.conv_gru",
+    **LAZY_CELL_NAMES,
     "NanPaddingStandardization": "cells.model_layers",
     "Destandardization": "cells.model_layers",
     "LastValidStep": "cells.model_layers",
@@ -34,9 +33,24 @@ _LAZY = {
     "BahdanauAttention": "cells.attention_mechanisms",
     "LuongAttention": "cells.attention_mechanisms",
     "AttentionPooling": "cells.attention_pooling",
+    "FullyConvolutionalBranch": "cells.fcn",
+    "SqueezeExcite": "cells.fcn",
+    "Downsampling": "cells.downsampling",
+    "ReversibleInstanceNormalization": "cells.revin",
+    "AutoregressiveHighway": "cells.autoregressive",
 }
 
-__all__ = ["ATTENTIONS", "HEAD_KINDS", "VARIANTS", "Architecture", "Head", *_LAZY]
+__all__ = [
+    "ATTENTIONS",
+    "FCN_KINDS",
+    "HEAD_KINDS",
+    "VARIANTS",
+    "Architecture",
+    "CellVariant",
+    "Head",
+    "register_variant",
+    *_LAZY,
+]
 
 
 def __getattr__(name: str):

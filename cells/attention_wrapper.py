@@ -204,9 +204,10 @@ class AttentionRNN(keras.layers.Layer):
         if len(x_t.shape) == 2:
             return ops.concatenate([x_t, attention], axis=-1)  # (batch, features + A)
         # (batch, length, channels): the attention becomes extra channels at every position.
-        tiled = ops.broadcast_to(
-            ops.expand_dims(attention, 1), (*ops.shape(x_t)[:-1], attention.shape[-1])
-        )
+        # Tiled by the static length, not broadcast to a shape computed from the batch: under
+        # XLA the gradient of that broadcast needs the (dynamic) shape as a compile-time
+        # constant inside the loop, and TensorFlow refused to compile the training step.
+        tiled = ops.tile(ops.expand_dims(attention, 1), (1, x_t.shape[1], 1))  # (batch, L, A)
         return ops.concatenate([x_t, tiled], axis=-1)
 
     def _step(self, x_t, states, training=False):

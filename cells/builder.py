@@ -1,19 +1,36 @@
 """`build_model` and `compile_model`: from an `Architecture` and a `Head` to a Keras model.
 
-Layout of every model (docs/CONTRACTS.md):
+Layout of every model (docs/CONTRACTS.md); the bracketed steps are off by default:
 
     raw (batch, steps, features), NaN = padding
       -> NanPaddingStandardization           values (NaN -> 0) and a (batch, steps) mask
-      -> causal Conv1D front-end             if frontend_kernel > 0
+      -> [RevIN normalisation]               revin: each series (window) by its own statistics
+      |-> [FCN branch]                       fcn: conv blocks (+ squeeze-excite), full resolution,
+      |                                      mean over the valid steps -> (batch, fcn_filters)
+      -> [strided Conv1D downsampling]       downsample > 1: ceil(steps / downsample) steps,
+                                             the mask downsampled with them
+      -> [causal Conv1D front-end]           frontend_kernel > 0
       -> recurrent stack, depth layers       dropout on each layer's input, residual if widths match
       -> last state | attention pooling | attention wrapper on the top layer
-      -> head                                softmax probabilities, or values in original units
+      -> [concatenate the FCN branch]
+      -> head                                softmax probabilities, or values in standard units
+      -> [RevIN de-normalisation]            revin, forecasting: the target channels' window
+                                             statistics (the other heads only normalise)
+      -> [+ AR highway]                      ar_highway > 0, forecasting: linear model over the
+                                             last ar_highway standardised steps of each target
+      -> original units                      regression and forecasting
 
 Width: `units` is the hidden size of every variant. The conv variants' state is a
 (features, filters) map, so they get filters = max(1, ceil(units / features)) per position
-(`cells.recurrent.conv_filters`): about `units` values per step, like the other variants.
+(`cells.registry.conv_filters`): about `units` values per step, like the other variants. The
+convolutions in front of them (downsampling, front-end) keep `features` channels, so the
+feature axis stays their spatial axis; for the other variants they have `units` channels.
 
-The mask is passed explicitly to every recurrent layer, because the Conv1D front-end does not
+Forecasting: the first `head.num_outputs` input features are the target series, standardised
+with the statistics that de-standardise the forecast (search.data guarantees both), so the
+RevIN statistics of those channels and the AR highway's inputs are the forecast's own units.
+
+The mask is passed explicitly to every layer that reads it, because convolutions do not
 propagate Keras masks.
 """
 
@@ -23,13 +40,18 @@ import keras
 import numpy as np
 
 from cells.architecture import Architecture, Head
+from cells.autoregressive import AutoregressiveHighway
+from cells.downsampling import Downsampling
+from cells.fcn import FullyConvolutionalBranch
 from cells.model_layers import (
     Destandardization,
     FeatureMap,
     LastValidStep,
     NanPaddingStandardization,
 )
-from cells.recurrent import CONV_VARIANTS, attention_layer, pooling_layer, recurrent_layer
+from cells.recurrent import attention_layer, pooling_layer, recurrent_layer
+from cells.registry import get_variant
+from cells.revin import ReversibleInstanceNormalization
 
 
 def _check_input_shape(input_shape) -> tuple[int | None, int]:
@@ -53,17 +75,31 @@ def build_model(
     """An uncompiled model taking raw (batch, steps, features) float32 input; see the module doc."""
     arch = architecture
     steps, features = _check_input_shape(input_shape)
+    _check_head(arch, head, steps, features)
     inputs = keras.Input((steps, features), name="series")
     x, mask = NanPaddingStandardization(
         feature_mean, feature_std, num_features=features, name="standardize"
     )(inputs)
+    standardized, full_mask = x, mask  # (batch, steps, features), (batch, steps)
 
-    conv = arch.variant in CONV_VARIANTS
+    revin = statistics = None
+    if arch.revin:
+        revin = ReversibleInstanceNormalization(name="revin")
+        x, statistics = revin(x, mask=mask)
+    branch = None
+    if arch.fcn != "none":
+        branch = FullyConvolutionalBranch(
+            arch.fcn_filters, squeeze_excite=arch.fcn == "se_fcn", name="fcn"
+        )(x, mask=mask)  # (batch, fcn_filters)
+
+    conv = get_variant(arch.variant).convolutional
+    # Conv variants keep the feature axis as their spatial axis, so keep its width there.
+    width = features if conv else arch.units
+    if arch.downsample > 1:
+        x, mask = Downsampling(arch.downsample, width, name="downsample")(x, mask=mask)
     if arch.frontend_kernel:
-        # Conv variants keep the feature axis as their spatial axis, so keep its width there.
-        filters = features if conv else arch.units
         x = keras.layers.Conv1D(
-            filters, arch.frontend_kernel, padding="causal", activation="relu", name="frontend"
+            width, arch.frontend_kernel, padding="causal", activation="relu", name="frontend"
         )(x)
 
     wrapped_top = arch.attention in ("bahdanau", "luong")
@@ -91,19 +127,50 @@ def build_model(
 
     if arch.attention == "pooling":
         x = pooling_layer(arch, name="attention_pooling")(x, mask=mask)
-    outputs = _head(x, head)
+    if branch is not None:
+        x = keras.layers.Concatenate(name="fcn_concat")([x, branch])
+    highway = None
+    if arch.ar_highway:
+        highway = AutoregressiveHighway(
+            arch.ar_highway, head.horizon, head.num_outputs, name="ar_highway"
+        )(standardized, mask=full_mask)  # (batch, horizon, num_outputs)
+    reversed_revin = revin is not None and head.kind == "forecasting"
+    denormalize = (lambda y: revin(y, statistics=statistics)) if reversed_revin else None
+    outputs = _head(x, head, denormalize=denormalize, highway=highway)
     return keras.Model(inputs, outputs, name=f"{arch.variant}_{head.kind}")
 
 
-def _head(features, head: Head):
+def _check_head(arch: Architecture, head: Head, steps: int | None, features: int) -> None:
+    arch.check_head(head)
+    reads_targets = head.kind == "forecasting" and (arch.revin or arch.ar_highway)
+    if reads_targets and features < head.num_outputs:
+        raise ValueError(
+            f"revin and ar_highway read the first {head.num_outputs} input features as the "
+            f"target series (head.num_outputs), but the input has only {features} features."
+        )
+    if steps is not None and arch.ar_highway > steps:
+        raise ValueError(
+            f"ar_highway={arch.ar_highway} looks further back than the {steps} input steps; "
+            f"use at most {steps}."
+        )
+
+
+def _head(summary, head: Head, *, denormalize=None, highway=None):
+    """The prediction from the summary (batch, width). For forecasting, `denormalize` (RevIN's
+    inverse) is applied to the network's forecast and `highway` (batch, horizon, num_outputs)
+    added to it, both in standard units, before the output goes back to original units."""
     if head.kind == "classification":
         return keras.layers.Dense(
             head.num_outputs, activation="softmax", dtype="float32", name="probabilities"
-        )(features)
+        )(summary)
     size = head.num_outputs * (head.horizon if head.kind == "forecasting" else 1)
-    outputs = keras.layers.Dense(size, name="head")(features)
+    outputs = keras.layers.Dense(size, name="head")(summary)
     if head.kind == "forecasting":
         outputs = keras.layers.Reshape((head.horizon, head.num_outputs), name="horizon")(outputs)
+        if denormalize is not None:
+            outputs = denormalize(outputs)
+        if highway is not None:
+            outputs = keras.layers.Add(name="plus_highway")([outputs, highway])
     return Destandardization(
         head.target_mean, head.target_std, num_outputs=head.num_outputs, name="original_units"
     )(outputs)

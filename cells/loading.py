@@ -6,22 +6,32 @@ import importlib
 
 import keras
 
-# Every module that registers a serializable class. Keras finds a registered class only once
-# its module has been imported, and `import cells` alone imports none of them (lazy names).
-_REGISTERING_MODULES = (
-    "cells.minimal",
-    "cells.mgu",
-    "cells.layernorm_gru",
-    "cells.conv_gru",
+from cells.registry import cell_modules
+
+# Every module besides the cells' (cells.registry.cell_modules) that registers a serializable
+# class. Keras finds a registered class only once its module has been imported, and `import
+# cells` alone imports none of them (lazy names). tests/cells/test_registry.py pins the two
+# lists against every class that `cells` registers.
+_LAYER_MODULES = (
     "cells.hoisted",
     "cells.model_layers",
     "cells.attention",
+    "cells.fcn",
+    "cells.downsampling",
+    "cells.revin",
+    "cells.autoregressive",
 )
 
 
+def registering_modules() -> tuple[str, ...]:
+    """The modules `register_all` imports: every variant's cell module, then the other layers'."""
+    return (*cell_modules(), *_LAYER_MODULES)
+
+
 def register_all() -> None:
-    """Import every module of `cells` that registers a Keras serializable class."""
-    for module in _REGISTERING_MODULES:
+    """Import every module that registers a Keras serializable class of `cells`, and those of
+    the cell variants added with `cells.registry.register_variant`."""
+    for module in registering_modules():
         importlib.import_module(module)
 
 

@@ -1,66 +1,33 @@
-"""Which Keras layer each `Architecture.variant` becomes."""
+"""Which Keras layer each `Architecture.variant` becomes (its declaration: cells.registry)."""
 
 from __future__ import annotations
-
-import math
 
 import keras
 
 from cells.architecture import Architecture
-from cells.conv_gru import ConvGRU1DCell
 from cells.hoisted import HoistedRNN
-from cells.layernorm_gru import LayerNormGRUCell
-from cells.mgu import MGUCell
-from cells.minimal import MinimalRNNCell
-
-CONV_VARIANTS = ("convgru", "sepconvgru")
-
-
-def conv_filters(units: int, length: int) -> int:
-    """Filters per position that give a conv cell a state of about `units` values per step.
-
-    A conv cell's state is (length, filters), so `units` filters per position would make it
-    `length` times wider than every other variant's at the same `units`:
-    filters = max(1, ceil(units / length)), a state of length * filters >= units values.
-    """
-    return max(1, math.ceil(units / length))
+from cells.registry import CONV_VARIANTS as CONV_VARIANTS
+from cells.registry import get_variant
 
 
 def make_cell(arch: Architecture, features: int | None = None) -> keras.layers.Layer:
     """One step of the variant, for `keras.layers.RNN`, `StackedRNNCells` or an attention wrapper.
 
     `features` is the length of the conv variants' spatial axis (the feature axis), needed for
-    convgru/sepconvgru only: their filters are `conv_filters(arch.units, features)`.
+    convolutional variants only: convgru/sepconvgru get `conv_filters(arch.units, features)`
+    filters (cells.registry).
     """
-    if arch.variant == "gru":
-        return keras.layers.GRUCell(arch.units, reset_after=arch.reset_after)
-    if arch.variant == "minimal":
-        return MinimalRNNCell(arch.units)
-    if arch.variant == "mgu":
-        return MGUCell(arch.units)
-    if arch.variant == "layernorm":
-        return LayerNormGRUCell(arch.units, layer_norm=True)
-    if arch.variant in CONV_VARIANTS:
-        if not isinstance(features, int) or isinstance(features, bool) or features < 1:
-            raise ValueError(
-                f"Variant {arch.variant!r} needs the number of features (the length of its "
-                f"convolution axis) as a positive integer `features`, but got {features!r}."
-            )
-        return ConvGRU1DCell(
-            conv_filters(arch.units, features),
-            kernel_size=arch.conv_kernel,
-            separable=arch.variant == "sepconvgru",
-        )
-    raise ValueError(f"Unknown variant {arch.variant!r}; expected one of the cells.VARIANTS.")
+    return get_variant(arch.variant).make_cell(arch, features)
 
 
 def recurrent_layer(
     arch: Architecture, return_sequences: bool, name: str, features: int | None = None
 ) -> keras.layers.Layer:
-    """A whole-sequence layer: the fused `keras.layers.GRU` for `gru`, `HoistedRNN` otherwise.
+    """A whole-sequence layer: the fused `keras.layers.GRU` for a fused variant (`gru`),
+    `HoistedRNN` around the cell otherwise.
 
     `features`: as for `make_cell` (conv variants only)."""
-    if arch.variant == "gru":
+    if get_variant(arch.variant).fused:
         return keras.layers.GRU(
             arch.units, reset_after=arch.reset_after, return_sequences=return_sequences, name=name
         )

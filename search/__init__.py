@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import importlib
 
-from search.errors import ClusterError, DataError, GruSearchError, SpecError, TrackingError
+from search.errors import (
+    ClusterError,
+    DataError,
+    GruSearchError,
+    NotFoundError,
+    SpecError,
+    TrackingError,
+    UnreachableError,
+)
 
 # name -> module that defines it; imported lazily on first attribute access.
 _LAZY = {
-    "run": "search.run",
-    "SearchResult": "search.run",
+    "run": "search.driver",
+    "SearchResult": "search.driver",
     "load_model": "search.registry",
 }
 
-__all__ = ["ClusterError", "DataError", "GruSearchError", "SpecError", "TrackingError", *_LAZY]
+__all__ = [
+    "ClusterError", "DataError", "GruSearchError", "NotFoundError", "SpecError", "TrackingError",
+    "UnreachableError", *_LAZY,
+]  # fmt: skip
 
 
 def __getattr__(name: str):

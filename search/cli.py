@@ -2,7 +2,7 @@
 
 Each verb lives in `search/commands/<verb>.py` with `add_arguments(parser)` and `run(args) -> int`,
 imported only when that verb is used, so `gru-search validate` never pays for TensorFlow.
-A user error prints one sentence and exits 2; a traceback is a bug.
+A user error prints one sentence and exits with the code EXIT_CODES documents; a traceback is a bug.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import os
 import sys
 
 from search import native_logs
-from search.errors import GruSearchError
+from search.errors import GruSearchError, NotFoundError, UnreachableError
 
 # verb -> one-line help. The module search.commands.<verb> implements it.
 COMMANDS = {
     "validate": "check a spec and print its search space",
     "run": "run a search on this machine (local Ray, MLflow on SQLite by default)",
     "pull": "download a registered model and its metadata",
+    "predict": "write a model's predictions for a data file as CSV or Parquet",
     "trials": "list the trials of a search from MLflow",
     "ui": "start the MLflow UI on the embedded store",
     "launch": "submit a search to a Ray cluster as a Ray Job",
@@ -31,6 +32,18 @@ COMMANDS = {
 }
 
 USER_ERROR_EXIT = 2
+NOT_FOUND_EXIT = 3
+UNREACHABLE_EXIT = 4
+INTERRUPTED_EXIT = 130
+# What scripts can rely on; printed at the end of `gru-search --help`.
+EXIT_CODES = {
+    0: "success",
+    1: "the job or search failed (status, stop, launch --follow)",
+    USER_ERROR_EXIT: "a usage or spec error (the message names what to fix)",
+    NOT_FOUND_EXIT: "not found: no such store, experiment, search, model, version, alias or job",
+    UNREACHABLE_EXIT: "a server does not answer: the MLflow tracking server or the Ray cluster",
+    INTERRUPTED_EXIT: "interrupted (Ctrl-C)",
+}
 
 
 def _command_module(verb: str):
@@ -41,7 +54,10 @@ def build_parser(verbs: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gru-search",
         description="Architecture search for GRU-extension recurrent networks.",
+        epilog="exit codes:\n" + "\n".join(f"  {n:<4} {text}" for n, text in EXIT_CODES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
     for verb, help_text in COMMANDS.items():
         sub = subparsers.add_parser(verb, help=help_text, description=help_text)
@@ -49,6 +65,23 @@ def build_parser(verbs: list[str] | None = None) -> argparse.ArgumentParser:
         if verbs is None or verb in verbs:
             _command_module(verb).add_arguments(sub)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gru-search")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
+def exit_code(error: GruSearchError) -> int:
+    if isinstance(error, NotFoundError):
+        return NOT_FOUND_EXIT
+    if isinstance(error, UnreachableError):
+        return UNREACHABLE_EXIT
+    return USER_ERROR_EXIT
 
 
 def quiet_library_loggers() -> None:
@@ -96,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(_command_module(args.verb).run(args) or 0)
     except GruSearchError as error:
         print(f"error: {error}", file=sys.stderr)
-        return USER_ERROR_EXIT
+        return exit_code(error)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED_EXIT
 
 
 if __name__ == "__main__":

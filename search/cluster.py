@@ -19,7 +19,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from search.errors import ClusterError, TrackingError
+from search.errors import (
+    ClusterError,
+    ClusterUnreachable,
+    NotFoundError,
+    TrackingError,
+    TrackingUnreachable,
+)
 
 ADDRESS_ENV = "RAY_ADDRESS"
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
@@ -105,7 +111,7 @@ def check_tracking_uri(
         health = uri.rstrip("/") + "/health"
         reason = (probe or globals()["probe"])(health)
         if reason is not None:
-            raise TrackingError(
+            raise TrackingUnreachable(
                 f"The MLflow tracking server at {uri} is not answering ({health}: {reason}); "
                 "start it (`docker compose up -d mlflow`) or fix tracking.uri, or pass "
                 "--no-tracking-check if only the cluster can reach it."
@@ -122,7 +128,7 @@ def _default_client(address: str):
             f"({reason}); set RAY_AUTH_TOKEN to the cluster's token (RAY_AUTH_TOKEN in the stack's .env)."
         )
     if reason is not None:
-        raise ClusterError(
+        raise ClusterUnreachable(
             f"The Ray cluster at {address} is not answering ({reason}); start it "
             "(`docker compose up -d ray-head`) or fix --address / RAY_ADDRESS."
         )
@@ -131,7 +137,7 @@ def _default_client(address: str):
     try:
         return JobSubmissionClient(address, headers=headers)
     except (ConnectionError, RuntimeError) as error:
-        raise ClusterError(
+        raise ClusterUnreachable(
             f"The Ray cluster at {address} refused the connection: {error}"
         ) from error
 
@@ -217,13 +223,13 @@ class Cluster:
             return method(*args)
         except RuntimeError as error:
             if "does not exist" in str(error) or "404" in str(error):
-                raise ClusterError(
+                raise NotFoundError(
                     f"There is no job {args[0]!r} on the Ray cluster at {self.address}; "
                     "`gru-search jobs` lists the jobs there."
                 ) from error
             raise ClusterError(f"The Ray cluster at {self.address} failed: {error}") from error
         except ConnectionError as error:
-            raise ClusterError(
+            raise ClusterUnreachable(
                 f"The Ray cluster at {self.address} stopped answering: {error}"
             ) from error
 

@@ -19,3 +19,20 @@ class TrackingError(GruSearchError, RuntimeError):
 
 class ClusterError(GruSearchError, RuntimeError):
     """The Ray cluster cannot be reached or the job cannot be submitted."""
+
+
+class NotFoundError(GruSearchError, LookupError):
+    """A store, experiment, search, model, version, alias or job that was named does not exist;
+    the message says what does."""
+
+
+class UnreachableError(GruSearchError, ConnectionError):
+    """A server (the MLflow tracking server, the Ray cluster) does not answer."""
+
+
+class TrackingUnreachable(UnreachableError, TrackingError):
+    """The MLflow tracking store does not answer."""
+
+
+class ClusterUnreachable(UnreachableError, ClusterError):
+    """The Ray cluster's job API does not answer."""

@@ -31,7 +31,9 @@ KEEP_ENV = "GRU_SEARCH_NATIVE_LOGS"
 _ABSL_PREFIX = re.compile(rb"[IWE]\d{4} \d+:\d+:\d+\.\d+ +\d+ [^\s:\]]+:\d+\] ")
 # Something that could still grow into that prefix: held back until the line says which it is.
 _ABSL_START = re.compile(rb"[IWE]\d{0,4}|[IWE]\d{4} [\d:.]*( +(\d+( [^\s:\]]*(:\d*\]?)?)?)?)?")
-_PREAMBLE = b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+_PREAMBLE = (
+    b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+)
 # A held partial line that does not grow within this time is let through, so a prompt or a
 # progress line starting with, say, "I2" is never stuck.
 _HOLD_S = 0.1
@@ -94,7 +96,7 @@ class LineFilter:
 
 def _write_all(fd: int, data: bytes) -> None:
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 def _ignore_stop_signals() -> None:

@@ -15,6 +15,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from search.trial_result import BEST_OBJECTIVE
+
 log = logging.getLogger("gru_search")
 
 # Parameters shown in the table, in this order, when the space has them.
@@ -50,7 +52,9 @@ class Progress:
         # The clock of the trials, as Tune's time budget counts them (Ray has started by now).
         self.started_at = time.monotonic()
         if not self.quiet:
-            self._live = Live(self.render(), console=self.console, refresh_per_second=2, transient=False)
+            self._live = Live(
+                self.render(), console=self.console, refresh_per_second=2, transient=False
+            )
             self._live.__enter__()
         return self
 
@@ -75,7 +79,7 @@ class Progress:
         row = self.rows.setdefault(number, _Row(number, {}))
         row.epoch = int(metrics.get("epoch", row.epoch) or 0)
         row.value = _float(metrics.get(self.objective))
-        row.best = _float(metrics.get("best_objective"))
+        row.best = _float(metrics.get(BEST_OBJECTIVE))
         row.updated = time.monotonic()
         self._refresh()
 
@@ -87,7 +91,13 @@ class Progress:
         elif status == "STOPPED":
             log.info("trial %s stopped: %s", number, reason)
         else:
-            log.info("trial %s finished after %d epochs, best %s %s", number, row.epoch, self.objective, row.best)
+            log.info(
+                "trial %s finished after %d epochs, best %s %s",
+                number,
+                row.epoch,
+                self.objective,
+                row.best,
+            )
         self._refresh()
 
     def settle(self, outcomes) -> None:
@@ -103,7 +113,11 @@ class Progress:
         scored = [r for r in self.rows.values() if r.best is not None and r.status != "FAILED"]
         if not scored:
             return None
-        return max(scored, key=lambda r: r.best) if self.mode == "max" else min(scored, key=lambda r: r.best)
+        return (
+            max(scored, key=lambda r: r.best)
+            if self.mode == "max"
+            else min(scored, key=lambda r: r.best)
+        )
 
     def render(self) -> Group:
         elapsed = time.monotonic() - self.started_at
@@ -114,21 +128,39 @@ class Progress:
             ("gru-search ", "bold"),
             f"{done}/{self.max_trials} trials done, {failed} failed, {_clock(elapsed)} elapsed"
             + (f" (time budget {_clock(self.time_budget_s)})" if self.time_budget_s else ""),
-            ("  best " + (f"{self.objective} {best.best:.4f} (trial {best.number})" if best else "-"), "green"),
+            (
+                "  best "
+                + (f"{self.objective} {best.best:.4f} (trial {best.number})" if best else "-"),
+                "green",
+            ),
         )
         shown = list(self.rows.values())
         params = [p for p in KEY_PARAMS if any(p in r.params for r in shown)]
         running = [r for r in shown if r.status == "RUNNING"]
         finished = sorted((r for r in shown if r.status != "RUNNING"), key=lambda r: r.updated)
-        rows = sorted(running + finished[-max(0, MAX_ROWS - len(running)):], key=lambda r: r.number)
+        rows = sorted(
+            running + finished[-max(0, MAX_ROWS - len(running)) :], key=lambda r: r.number
+        )
         table = Table(expand=False, box=None, header_style="bold")
         for name in ("trial", "status", *params, "epoch", self.objective, "best"):
-            table.add_column(name, justify="right" if name not in ("status", "cell", "attention") else "left")
+            table.add_column(
+                name, justify="right" if name not in ("status", "cell", "attention") else "left"
+            )
         for r in rows:
             style = {"FAILED": "red", "RUNNING": "yellow"}.get(r.status, "")
-            status = r.status.lower() if r.status != "FAILED" else f"failed: {(r.reason or '')[:40]}"
+            status = (
+                r.status.lower() if r.status != "FAILED" else f"failed: {(r.reason or '')[:40]}"
+            )
             cells = [format_value(r.params.get(p)) for p in params]
-            table.add_row(r.number, status, *cells, str(r.epoch), format_value(r.value), format_value(r.best), style=style)
+            table.add_row(
+                r.number,
+                status,
+                *cells,
+                str(r.epoch),
+                format_value(r.value),
+                format_value(r.best),
+                style=style,
+            )
         return Group(head, table)
 
     def _refresh(self) -> None:

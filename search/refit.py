@@ -20,7 +20,14 @@ from pathlib import Path
 
 import keras
 
-from search.trial import TrialFailed, TrialSettings, build_trial_model, worker_tracker
+from search.budget import TimeBudget, plan_refit
+from search.trial import (
+    TrialFailed,
+    TrialSettings,
+    build_trial_model,
+    one_line_reason,
+    worker_tracker,
+)
 
 log = logging.getLogger("gru_search")
 
@@ -39,14 +46,86 @@ class Refit:
         return self.reason is None
 
 
-def refit_for_search(spec, task, members, settings: TrialSettings, tune_settings, results_dir: str, console, quiet: bool) -> list[Refit]:
+def refit_within_budget(
+    spec,
+    task,
+    members,
+    trial_settings: TrialSettings,
+    tune_settings,
+    budget: TimeBudget,
+    results_dir: str,
+    console,
+    quiet: bool,
+) -> list[Refit]:
+    """Refits the members whose refit fits in what the budget left; the others keep their models."""
+    growth = (len(task.x_train) + len(task.x_val)) / max(1, len(task.x_train))
+    left = budget.after_trials_left_s()
+    plan = plan_refit(
+        members,
+        lambda m: epochs_of(m, trial_settings),
+        left_s=left,
+        parallel=spec.search.concurrency,
+        growth=growth,
+    )
+    if left is not None:
+        message = f"time budget: {_clock(left)} left for the refit; "
+        if plan.chosen:
+            message += (
+                f"refitting {len(plan.chosen)} of the {len(members)} chosen trials "
+                f"(estimated {_clock(plan.estimate_s)})"
+            )
+        else:
+            message += "too little to refit any chosen trial; their search models are registered"
+        log.info(message)
+        if not quiet:
+            console.print(message)
+    done = (
+        {
+            r.number: r
+            for r in refit_for_search(
+                spec,
+                task,
+                list(plan.chosen),
+                trial_settings,
+                tune_settings,
+                results_dir,
+                console,
+                quiet,
+            )
+        }
+        if plan.chosen
+        else {}
+    )
+    skipped = "skipped: its refit would not finish within the search's time budget"
+    return [
+        done.get(m.number) or Refit(m.number, epochs_of(m, trial_settings), m.checkpoint, skipped)
+        for m in members
+    ]
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+def refit_for_search(
+    spec,
+    task,
+    members,
+    settings: TrialSettings,
+    tune_settings,
+    results_dir: str,
+    console,
+    quiet: bool,
+) -> list[Refit]:
     """`refit_members` for `search.run`: on the search's Ray, with the trials' resources, told on the console."""
     from search import tune
 
     cases = len(task.x_train) + len(task.x_val)
     numbers = ", ".join(m.number for m in members)
     if not quiet:
-        console.print(f"refitting trial{'s' if len(members) > 1 else ''} {numbers} on training + validation data ({cases} cases)")
+        console.print(
+            f"refitting trial{'s' if len(members) > 1 else ''} {numbers} on training + validation data ({cases} cases)"
+        )
     log.info("refitting trials %s on %d cases", numbers, cases)
     # On --resume with every trial already finished, this session has not started Ray yet.
     tune.start_ray(spec.ray.address, num_cpus=spec.ray.num_cpus)
@@ -61,28 +140,43 @@ def refit_for_search(spec, task, members, settings: TrialSettings, tune_settings
     )
     for refit in refits:
         if not refit.succeeded:
-            console.print(f"[yellow]refit of trial {refit.number} failed:[/yellow] {refit.reason}; its search model is registered instead")
+            console.print(
+                f"[yellow]refit of trial {refit.number} failed:[/yellow] {refit.reason}; its search model is registered instead"
+            )
     return refits
 
 
-def refit_members(members, task, settings: TrialSettings, *, cpus: float, gpus: float, results_dir: str, max_retries: int = 1) -> list[Refit]:
+def refit_members(
+    members,
+    task,
+    settings: TrialSettings,
+    *,
+    cpus: float,
+    gpus: float,
+    results_dir: str,
+    max_retries: int = 1,
+) -> list[Refit]:
     """Refits every trial in `members` (TrialOutcomes, best first) on Ray; returns them in order."""
-    import ray
-
+    from search import tune
     from search.data.refit import with_validation_in_training
-    from search.tune import error_reason
 
-    merged = ray.put(with_validation_in_training(task))
-    remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=max_retries)(train_refit)
     pending = [(m, epochs_of(m, settings)) for m in members]
-    futures = [remote.remote(m.values, m.number, epochs, merged, settings) for m, epochs in pending]
+    results = tune.remote_calls(
+        train_refit,
+        [(m.values, m.number, epochs) for m, epochs in pending],
+        shared=(with_validation_in_training(task), settings),
+        cpus=cpus,
+        gpus=gpus,
+        max_retries=max_retries,
+    )
     refits = []
-    for (member, epochs), future in zip(pending, futures, strict=True):
-        try:
-            data = ray.get(future)
-        except (ray.exceptions.RayError, TrialFailed) as error:
-            reason = error_reason(error)
-            log.warning("refit of trial %s failed (%s); its search model is used instead", member.number, reason)
+    for (member, epochs), (data, reason) in zip(pending, results, strict=True):
+        if reason is not None:
+            log.warning(
+                "refit of trial %s failed (%s); its search model is used instead",
+                member.number,
+                reason,
+            )
             refits.append(Refit(member.number, epochs, member.checkpoint, reason))
             continue
         path = Path(results_dir) / f"refit-{member.number}.keras"
@@ -92,11 +186,14 @@ def refit_members(members, task, settings: TrialSettings, *, cpus: float, gpus: 
 
 
 def epochs_of(member, settings: TrialSettings) -> int:
-    """The epochs a refit trains: those after which its trial was best on validation."""
-    return member.best_epoch if member.best_epoch else settings.max_epochs
+    """The epochs a refit trains: those after which its trial was best on validation (0: its
+    starting weights were, as a least-squares AR start can be)."""
+    return member.best_epoch if member.best_epoch is not None else settings.max_epochs
 
 
-def train_refit(values: dict, number: str, epochs: int, task, settings: TrialSettings, tracker=None) -> bytes:
+def train_refit(
+    values: dict, number: str, epochs: int, task, settings: TrialSettings, tracker=None
+) -> bytes:
     """Trains trial `number`'s configuration on all of `task`'s training data for `epochs` epochs.
 
     Runs in a Ray worker; returns the saved `.keras` file's bytes, so the driver gets the model
@@ -105,7 +202,9 @@ def train_refit(values: dict, number: str, epochs: int, task, settings: TrialSet
     if settings.space is not None:
         values = settings.space.active(values)
     tracker = tracker or worker_tracker(settings.tracking_uri)
-    run_id = tracker.start_refit(settings.experiment_id, settings.parent_run_id, number, values, epochs)
+    run_id = tracker.start_refit(
+        settings.experiment_id, settings.parent_run_id, number, values, epochs
+    )
     try:
         model, config = build_trial_model(values, number, task, settings)
         model.fit(
@@ -121,7 +220,7 @@ def train_refit(values: dict, number: str, epochs: int, task, settings: TrialSet
             model.save(path)
             data = Path(path).read_bytes()
     except BaseException as error:
-        reason = str(error) if isinstance(error, TrialFailed) else f"{type(error).__name__}: {error}"
+        reason = str(error) if isinstance(error, TrialFailed) else one_line_reason(error)
         tracker.end_run(run_id, "FAILED", reason=reason)
         raise TrialFailed(reason) from error
     tracker.end_run(run_id, "FINISHED")

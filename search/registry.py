@@ -1,28 +1,35 @@
-"""The model registry's side of a search: package the best model, decide the champion, pull it back.
+"""The model registry's side of a search: decide the champion, pull a registered model back.
 
-The best model is stored as an MLflow pyfunc model whose loader (`_load_pyfunc` here) imports
-`cells` before it loads the `.keras` file, so `mlflow models serve` works in a process that never heard of this
-package's custom layers; `gru-search pull` and `load_model` read the same `.keras` file directly.
+search.packaging writes the registered folder (an MLflow pyfunc model that carries `cells`
+and a SavedModel); `gru-search pull` and `load_model` read its `.keras` file, or its SavedModel.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from search.errors import GruSearchError, TrackingError
+from cells.serving import KERAS_FILE, METADATA_FILE
+from search.errors import GruSearchError, NotFoundError, TrackingError
+from search.packaging import SAVEDMODEL_DIR
+from search.spec.problems import close_names
 
 CHAMPION = "champion"
-KERAS_FILE = "model.keras"
-METADATA_FILE = "metadata.json"
+# The pulled folder: the model in the chosen format, metadata.json, and for `keras` the code/
+# folder holding `cells`, so `keras.saving.load_model` works there without gru-search.
+FORMATS = {"keras": KERAS_FILE, "savedmodel": SAVEDMODEL_DIR, "onnx": "model.onnx"}
+CODE_DIR = "code"
 # Tags on each registered version: what the champion rule compares.
 OBJECTIVE_TAG, MODE_TAG, VALUE_TAG = "objective", "objective_mode", "objective_value"
 FINGERPRINT_TAG, SEARCH_RUN_TAG = "data_fingerprint", "search_run_id"
+# On a search's parent run: "true" while its version holds the champion alias. Kept true when the
+# alias moves (register_and_promote); an alias moved by hand elsewhere leaves it as it was.
+CHAMPION_RUN_TAG = "champion"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 # The registered-model name that serves as the champion lock of model NAME is NAME + this.
 LOCK_SUFFIX = ".champion-lock"
@@ -52,7 +59,13 @@ class Standing:
     @classmethod
     def from_tags(cls, version: str, tags: dict) -> Standing | None:
         try:
-            return cls(version, tags[OBJECTIVE_TAG], tags[MODE_TAG], float(tags[VALUE_TAG]), tags[FINGERPRINT_TAG])
+            return cls(
+                version,
+                tags[OBJECTIVE_TAG],
+                tags[MODE_TAG],
+                float(tags[VALUE_TAG]),
+                tags[FINGERPRINT_TAG],
+            )
         except (KeyError, ValueError):
             return None  # set by hand or by another tool: no comparable score
 
@@ -82,7 +95,11 @@ def decide(candidate: Standing, champion: Standing | None) -> Decision:
             f"(fingerprint {champion.fingerprint[:12]}, this search {candidate.fingerprint[:12]}); "
             "the scores are not comparable.",
         )
-    better = candidate.value > champion.value if candidate.mode == "max" else candidate.value < champion.value
+    better = (
+        candidate.value > champion.value
+        if candidate.mode == "max"
+        else candidate.value < champion.value
+    )
     if better:
         return Decision(
             True,
@@ -96,92 +113,64 @@ def decide(candidate: Standing, champion: Standing | None) -> Decision:
     )
 
 
-def register_and_promote(tracker, name: str, source: str, run_id: str, candidate: Standing, tags: dict):
-    """Registers a new version and moves `champion` to it if `decide` says so; returns (version, Decision)."""
+def register_and_promote(
+    tracker, name: str, source: str, run_id: str, candidate: Standing, tags: dict
+):
+    """Registers a new version and moves `champion` to it if `decide` says so.
+
+    Returns (version, Decision).
+    The search runs' `champion` tags follow the alias: true on the run whose version holds it,
+    false on the one that held it before.
+    """
     version = tracker.register(name, source, run_id, {**tags, **candidate.tags()})
-    candidate = Standing(version, candidate.objective, candidate.mode, candidate.value, candidate.fingerprint)
+    candidate = Standing(
+        version, candidate.objective, candidate.mode, candidate.value, candidate.fingerprint
+    )
     # Two searches finishing at once would both read the old champion, both decide to move, and
     # the later write would win even if it is the worse model: read, decide and write under a lock.
     with tracker.exclusive(f"{name}{LOCK_SUFFIX}"):
         current = tracker.version_by_alias(name, CHAMPION)
-        standing = None if current is None else Standing.from_tags(str(current.version), dict(current.tags))
+        standing = (
+            None
+            if current is None
+            else Standing.from_tags(str(current.version), dict(current.tags))
+        )
         if current is not None and standing is None:
-            decision = Decision(False, f"the champion (version {current.version}) has no recorded score to compare with.")
+            decision = Decision(
+                False,
+                f"the champion (version {current.version}) has no recorded score to compare with.",
+            )
         else:
             decision = decide(candidate, standing)
         if decision.move:
             tracker.set_alias(name, CHAMPION, version)
+            if current is not None:
+                _tag_champion_run(tracker, current, False)
+        tracker.set_tags(run_id, {CHAMPION_RUN_TAG: str(decision.move).lower()})
     return version, decision
 
 
-# -- packaging -----------------------------------------------------------------------------------
+def _tag_champion_run(tracker, version, champion: bool) -> None:
+    run_id = getattr(version, "run_id", None) or dict(version.tags).get(SEARCH_RUN_TAG)
+    if not run_id:
+        return
+    # The old run may have been deleted since: then nothing is left to correct.
+    with contextlib.suppress(Exception):
+        tracker.set_tags(run_id, {CHAMPION_RUN_TAG: str(champion).lower()})
+
+
+# -- serving versions registered before the model carried its code -----------------------------
 
 
 def _load_pyfunc(path: str):
-    """MLflow's pyfunc loader (`loader_module=search.registry`): imports `cells`, then the model."""
-    register_cells()
+    """The pyfunc loader of versions whose MLmodel names `loader_module: search.registry`.
+
+    New versions name `cells.serving`, shipped in their own code/ folder (search.packaging).
+    """
+    from cells.serving import _load_pyfunc as load
 
     folder = Path(path)
-    return _KerasPredictor(safe_load(folder / KERAS_FILE if folder.is_dir() else folder, str(folder)))
-
-
-class _KerasPredictor:
-    """What `mlflow models serve` calls: raw (batch, steps, features) float32 in, model output out."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def predict(self, model_input, params=None):
-        import numpy as np
-
-        return self.model.predict(np.asarray(model_input, dtype="float32"), verbose=0)
-
-
-def package(keras_path: str, metadata: dict, out_dir: str, *, input_shape, output_shape) -> str:
-    """Writes an MLflow pyfunc model folder holding the `.keras` file and metadata.json."""
-    import mlflow.pyfunc
-    import numpy as np
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import Schema, TensorSpec
-
-    data = Path(tempfile.mkdtemp(prefix="gru-search-model-")) / "keras"
-    data.mkdir()
-    shutil.copyfile(keras_path, data / KERAS_FILE)
-    (data / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
-    f32 = np.dtype("float32")
-    signature = ModelSignature(
-        inputs=Schema([TensorSpec(f32, (-1, *(d if d is not None else -1 for d in input_shape)))]),
-        outputs=Schema([TensorSpec(f32, (-1, *output_shape))]),
-    )
-    # A loader module rather than a pickled PythonModel: nothing is unpickled at serving time,
-    # and the loader imports `cells` before Keras reads the file.
-    with warnings.catch_warnings():
-        # The signature is explicit; an input example would store data cases in the registry.
-        # (MLflow's message starts with a colour code, hence the leading `.*`.)
-        warnings.filterwarnings("ignore", ".*An input example was not provided", UserWarning)
-        mlflow.pyfunc.save_model(
-            out_dir,
-            loader_module="search.registry",
-            data_path=str(data),
-            signature=signature,
-            # Explicit: inferring requirements imports and probes the model (~20 s).
-            pip_requirements=pip_requirements(),
-        )
-    shutil.rmtree(data.parent, ignore_errors=True)
-    return out_dir
-
-
-def pip_requirements() -> list[str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    names = ["gru-search", "keras", "tensorflow", "mlflow", "numpy"]
-    out = []
-    for name in names:
-        try:
-            out.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            out.append(name)
-    return out
+    return load(str(folder if folder.is_dir() else folder.parent))
 
 
 # -- pulling and loading -------------------------------------------------------------------------
@@ -209,8 +198,37 @@ def parse_ref(text: str) -> ModelRef:
     else:
         ref = ModelRef(body, alias=CHAMPION)
     if not ref.name or (ref.version is not None and not ref.version.isdigit()) or ref.alias == "":
-        raise GruSearchError(f"Model reference must look like NAME, NAME@ALIAS or NAME/VERSION, but got {text!r}.")
+        raise GruSearchError(
+            f"Model reference must look like NAME, NAME@ALIAS or NAME/VERSION, but got {text!r}."
+        )
     return ref
+
+
+def not_found(tracker, ref: ModelRef) -> NotFoundError:
+    """What a user needs when `ref` names nothing: the close names, the versions, the aliases."""
+    where = f"in {tracker.uri}"
+    model = tracker.registered_model(ref.name)
+    if model is None:
+        names = [n for n in tracker.registered_model_names() if not n.endswith(LOCK_SUFFIX)]
+        if not names:
+            return NotFoundError(
+                f"There is no registered model {ref.name!r} {where}; no model is registered there yet."
+            )
+        return NotFoundError(
+            f"There is no registered model {ref.name!r} {where}; {close_names(ref.name, names, 'models')}"
+        )
+    versions, aliases = model
+    held = ", ".join(f"{alias} -> {v}" for alias, v in sorted(aliases.items())) or "none"
+    listed = ", ".join(versions) or "none"
+    if ref.version is not None:
+        return NotFoundError(
+            f"Model {ref.name!r} has no version {ref.version} {where}; "
+            f"its versions are {listed} (aliases: {held})."
+        )
+    return NotFoundError(
+        f"Model {ref.name!r} has no alias {ref.alias!r} {where}; its aliases are {held} "
+        f"(versions: {listed}); pull NAME/VERSION for a version without one."
+    )
 
 
 @dataclass(frozen=True)
@@ -222,35 +240,65 @@ class Pulled:
     metadata: dict
 
 
-def pull(tracker, text: str, out_dir: str) -> Pulled:
-    """Copies a registered version's `.keras` file and metadata.json into `out_dir`."""
+def pull(tracker, text: str, out_dir: str, model_format: str = "keras") -> Pulled:
+    """Writes a registered version into `out_dir` in `model_format` (FORMATS), with metadata.json."""
+    if model_format not in FORMATS:
+        raise GruSearchError(
+            f"The model format must be one of {', '.join(FORMATS)}, but got {model_format!r}."
+        )
     ref = parse_ref(text)
-    if ref.alias is not None:
+    if ref.alias:
         found = tracker.version_by_alias(ref.name, ref.alias)
-        if found is None:
-            raise TrackingError(
-                f"No model {ref.name!r} with alias {ref.alias!r} in {tracker.uri!r}; "
-                "run a search first or name a version as NAME/VERSION."
-            )
-        version = str(found.version)
     else:
-        version = str(tracker.version(ref.name, ref.version).version)
+        found = tracker.version(ref.name, ref.version)
+    if found is None:
+        raise not_found(tracker, ref)
+    version = str(found.version)
     folder = tracker.download_version(ref.name, version)
-    keras_file, meta_file = _find(folder, KERAS_FILE), _find(folder, METADATA_FILE)
     try:
-        # Refused here, before the file reaches the user's folder, when loading it would run code.
+        keras_file, meta_file = _find(folder, KERAS_FILE), _find(folder, METADATA_FILE)
+        # Refused here, before anything reaches the user's folder, when loading it would run code.
         safe_load(keras_file, str(ref))
-    except BaseException:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        model_path = out / FORMATS[model_format]
+        _write(model_format, keras_file, folder, model_path)
+        metadata = json.loads(meta_file.read_text())
+        metadata.update(
+            registered_model=ref.name, version=version, model_uri=f"models:/{ref.name}/{version}"
+        )
+        (out / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
+    finally:
         shutil.rmtree(folder, ignore_errors=True)
-        raise
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(keras_file, out / KERAS_FILE)
-    metadata = json.loads(meta_file.read_text())
-    metadata.update(registered_model=ref.name, version=version, model_uri=f"models:/{ref.name}/{version}")
-    (out / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
-    shutil.rmtree(folder, ignore_errors=True)
-    return Pulled(str(ref), version, out / KERAS_FILE, out / METADATA_FILE, metadata)
+    return Pulled(str(ref), version, model_path, out / METADATA_FILE, metadata)
+
+
+def _write(model_format: str, keras_file: Path, folder: Path, target: Path) -> None:
+    from search import packaging
+
+    if model_format == "keras":
+        shutil.copyfile(keras_file, target)
+        code = _find_dir(folder, CODE_DIR)
+        if code is not None:
+            shutil.copytree(code, target.parent / CODE_DIR, dirs_exist_ok=True)
+        return
+    shutil.rmtree(target, ignore_errors=True)
+    if model_format == "onnx":
+        packaging.export_onnx(keras_file, target)
+        return
+    logged = _find_dir(folder, SAVEDMODEL_DIR)
+    if logged is not None:
+        shutil.copytree(logged, target)
+    elif not packaging.export_savedmodel(keras_file, target):
+        # A version registered before SavedModels were logged is exported here instead.
+        raise GruSearchError(
+            "This model could not be exported as a SavedModel (see the log above); pull --format keras."
+        )
+
+
+def _find_dir(folder: Path, name: str) -> Path | None:
+    matches = sorted(p for p in Path(folder).rglob(name) if p.is_dir())
+    return matches[0] if matches else None
 
 
 def load_model(uri: str, *, tracking_uri: str | None = None):
@@ -262,7 +310,9 @@ def load_model(uri: str, *, tracking_uri: str | None = None):
         if path.is_dir():
             path = path / KERAS_FILE
         if not path.is_file():
-            raise GruSearchError(f"No model at {uri!r}; pass models:/NAME@ALIAS, models:/NAME/VERSION or a .keras file.")
+            raise GruSearchError(
+                f"No model at {uri!r}; pass models:/NAME@ALIAS, models:/NAME/VERSION or a .keras file."
+            )
         return safe_load(path, uri)
     from search.tracking import Tracker
 
@@ -295,7 +345,9 @@ def safe_load(path, what: str):
 def _find(folder: Path, filename: str) -> Path:
     matches = sorted(Path(folder).rglob(filename))
     if not matches:
-        raise TrackingError(f"The registered model has no {filename}; it was not logged by gru-search.")
+        raise TrackingError(
+            f"The registered model has no {filename}; it was not logged by gru-search."
+        )
     return matches[0]
 
 

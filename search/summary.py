@@ -9,8 +9,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from search import registry
+from search import packaging, registry
 from search.progress import format_value
+from search.tracking import best_metric
 
 log = logging.getLogger("gru_search")
 TOP_TRIALS = 5
@@ -23,73 +24,41 @@ def finish(spec, task, tracker, result, members, started: float, refits=()):
     model (`search.ensemble`), whose metadata then names them all. `refits` (search.refit), one
     per member, replace the members' own models with the ones trained on training + validation.
     """
-    import keras
-
-    import cells
     from search.data.metrics import evaluate
 
-    registry.register_cells()
     best = members[0]
     ensemble_of = [m.number for m in members]
     refit = _refit_record(refits, task)
-    files = [r.model_file for r in refits] if refits else [m.checkpoint for m in members]
-    model = cells.average_models([keras.saving.load_model(f, safe_mode=True) for f in files])
-    model_file = files[0]
-    if len(members) > 1:
-        model_file = str(Path(result.results_dir) / "ensemble.keras")
-        model.save(model_file)
+    model, model_file = _registered_model(members, refits, result.results_dir)
     test_metrics = {k: float(v) for k, v in evaluate(model, task, split="test").items()}
     objective, mode = spec.search.objective.metric, spec.search.objective.mode
     run_id = result.parent_run_id
     tracker.log_metrics(run_id, {f"test_{k}": v for k, v in test_metrics.items()})
-    tracker.log_metrics(run_id, {f"best_{objective}": best.objective})
-    tracker.log_params(run_id, {f"best.{k}": v for k, v in best.values.items()} | {"best.trial_number": best.number})
+    # At the last step of the best-so-far history that search.driver logged as trials ended.
+    tracker.log_metrics(run_id, {best_metric(objective): best.objective}, step=len(result.trials))
+    tracker.log_params(
+        run_id,
+        {f"best.{k}": v for k, v in best.values.items()} | {"best.trial_number": best.number},
+    )
     _log_plots(tracker, run_id, best, result.trials, objective, mode)
+    _log_reports(tracker, run_id, model, task, result.trials, objective, mode)
 
-    metadata = {
-        "search": spec.name,
-        "search_run_id": run_id,
-        "trial_number": best.number,
-        "ensemble_of": ensemble_of,
-        "config": best.values,
-        "objective": {"metric": objective, "mode": mode, "value": best.objective, "best_epoch": best.best_epoch},
-        "refit": refit,
-        "test_metrics": test_metrics,
-        "data_fingerprint": task.fingerprint,
-        "task": task.kind,
-        "classes": list(task.classes) if task.classes is not None else None,
-        "feature_names": list(task.feature_names),
-        "input_shape": list(task.input_shape),
-        "keras_backend": keras.backend.backend(),
-    }
-    with tempfile.TemporaryDirectory(prefix="gru-search-model-") as folder:
-        model_dir = str(Path(folder) / "model")
-        registry.package(model_file, metadata, model_dir, input_shape=task.input_shape, output_shape=tuple(model.output_shape[1:]))
-        source = tracker.log_artifacts(run_id, model_dir, "model")
-    candidate = registry.Standing("?", objective, mode, best.objective, task.fingerprint)
+    metadata = _metadata(spec, task, run_id, best, ensemble_of, refit, test_metrics)
     name = spec.tracking.registered_model
-    version, decision = registry.register_and_promote(
-        tracker, name, source, run_id, candidate, {registry.SEARCH_RUN_TAG: run_id, "trial_number": best.number}
+    version, decision = _register(
+        tracker, name, run_id, model_file, metadata, task, spec.search.objective, best
     )
     elapsed = time.perf_counter() - started
-    summary = {
-        "best_trial": best.number,
-        "ensemble_of": ensemble_of,
-        "refit": refit,
-        "best_config": best.values,
-        f"best_{objective}": best.objective,
-        "test_metrics": test_metrics,
-        "model_uri": f"models:/{name}/{version}",
-        "champion": decision.move,
-        "champion_reason": decision.reason,
-        "trials": {o.number: {"status": o.status, objective: o.objective, "reason": o.reason} for o in result.trials},
-        "stopped_reason": result.stopped_reason,
-        "elapsed_s": round(elapsed, 1),
-    }
+    model_uri = f"models:/{name}/{version}"
+    summary = _summary_record(
+        result, members, refit, test_metrics, model_uri, decision, objective, elapsed
+    )
     tracker.log_dict(run_id, summary, "summary.json")
-    tracker.set_tags(run_id, {"registered_model": name, "registered_version": version, "champion": str(decision.move)})
+    tracker.set_tags(run_id, {"registered_model": name, "registered_version": version})
     tracker.end_run(run_id, "FINISHED")
-    (Path(result.results_dir) / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    (Path(result.results_dir) / "summary.json").write_text(
+        json.dumps(summary, indent=2, default=str)
+    )
     log.info("search finished: %s", summary)
     return dataclasses.replace(
         result,
@@ -97,12 +66,129 @@ def finish(spec, task, tracker, result, members, started: float, refits=()):
         ensemble_of=tuple(ensemble_of),
         refit_of=tuple(r.number for r in refits if r.succeeded),
         test_metrics=test_metrics,
-        model_uri=f"models:/{name}/{version}",
+        model_uri=model_uri,
         version=version,
         champion=decision.move,
         champion_reason=decision.reason,
         elapsed_s=elapsed,
     )
+
+
+def _summary_record(result, members, refit, test_metrics, model_uri, decision, objective, elapsed):
+    """summary.json: the search's outcome in one file (results folder and parent run)."""
+    best = members[0]
+    ensemble_of = [m.number for m in members]
+    return {
+        "best_trial": best.number,
+        "ensemble_of": ensemble_of,
+        "refit": refit,
+        "best_config": best.values,
+        f"best_{objective}": best.objective,
+        "test_metrics": test_metrics,
+        "model_uri": model_uri,
+        "champion": decision.move,
+        "champion_reason": decision.reason,
+        "trials": {
+            o.number: {"status": o.status, objective: o.objective, "reason": o.reason}
+            for o in result.trials
+        },
+        "stopped_reason": result.stopped_reason,
+        "elapsed_s": round(elapsed, 1),
+    }
+
+
+def _register(
+    tracker, name: str, run_id: str, model_file: str, metadata: dict, task, objective, best
+):
+    """Logs the packaged model to the parent run and registers it; (version, champion decision)."""
+    with tempfile.TemporaryDirectory(prefix="gru-search-model-") as folder:
+        model_dir = str(Path(folder) / "model")
+        packaging.package(model_file, metadata, model_dir, input_shape=task.input_shape)
+        source = tracker.log_artifacts(run_id, model_dir, "model")
+    candidate = registry.Standing(
+        "?", objective.metric, objective.mode, best.objective, task.fingerprint
+    )
+    tags = {registry.SEARCH_RUN_TAG: run_id, "trial_number": best.number}
+    version, decision = registry.register_and_promote(
+        tracker, name, source, run_id, candidate, tags
+    )
+    tracker.describe_version(name, version, packaging.describe(metadata))
+    return version, decision
+
+
+def _registered_model(members, refits, results_dir: str):
+    """(model, its .keras file): the refit models where there are refits, else the trials'
+    checkpoints; more than one are averaged (and saved as ensemble.keras)."""
+    import keras
+
+    import cells
+
+    registry.register_cells()
+    files = [r.model_file for r in refits] if refits else [m.checkpoint for m in members]
+    model = cells.average_models([keras.saving.load_model(f, safe_mode=True) for f in files])
+    if len(members) == 1:
+        return model, files[0]
+    path = str(Path(results_dir) / "ensemble.keras")
+    model.save(path)
+    return model, path
+
+
+def _metadata(spec, task, run_id: str, best, ensemble_of, refit, test_metrics) -> dict:
+    """What the registered model says about itself (MLmodel metadata, metadata.json, the
+    version's description): where it comes from, what it takes and what it answers."""
+    import keras
+
+    objective, mode = spec.search.objective.metric, spec.search.objective.mode
+    return {
+        "search": spec.name,
+        "search_run_id": run_id,
+        "trial_number": best.number,
+        "ensemble_of": ensemble_of,
+        "config": best.values,
+        "objective": {
+            "metric": objective,
+            "mode": mode,
+            "value": best.objective,
+            "best_epoch": best.best_epoch,
+        },
+        "refit": refit,
+        "test_metrics": test_metrics,
+        "data_fingerprint": task.fingerprint,
+        "task": task.kind,
+        "classes": list(task.classes) if task.classes is not None else None,
+        "feature_names": list(task.feature_names),
+        "input_shape": list(task.input_shape),
+        **_layout(spec.data, task),
+        "keras_backend": keras.backend.backend(),
+    }
+
+
+def _layout(data_spec, task) -> dict:
+    """How the data is laid out, so `gru-search predict` reads new data as training read it:
+    the output names, and the id and time columns of a table."""
+    from search.data import sources
+
+    head = task.head
+    if task.kind == "forecasting":
+        targets = list(task.feature_names[: head.num_outputs])
+    elif task.kind == "regression":
+        # A table names its label column; arrays (NPZ, built-in sets) have none.
+        name = (
+            "y"
+            if sources.is_builtin(str(data_spec.source)) or str(data_spec.source).endswith(".npz")
+            else data_spec.label_column
+        )
+        targets = (
+            [name] if head.num_outputs == 1 else [f"{name}_{i}" for i in range(head.num_outputs)]
+        )
+    else:
+        targets = None
+    return {
+        "targets": targets,
+        "horizon": head.horizon if task.kind == "forecasting" else None,
+        "id_column": getattr(data_spec, "id_column", None),
+        "time_column": getattr(data_spec, "time_column", None),
+    }
 
 
 def _refit_record(refits, task) -> dict | None:
@@ -114,6 +200,35 @@ def _refit_record(refits, task) -> dict | None:
         "epochs": {r.number: r.epochs for r in refits if r.succeeded},
         "failed": {r.number: r.reason for r in refits if not r.succeeded},
     }
+
+
+def _log_reports(tracker, run_id: str, model, task, trials, objective: str, mode: str) -> None:
+    """Parameter importance and the trials' parallel coordinates; for classification, per-class
+    test metrics and the confusion matrix (search.reports)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers and Ray workers
+    import matplotlib.pyplot as plt
+
+    from search import reports
+    from search.data.metrics import predict
+
+    importance = reports.parameter_importance(trials)
+    if importance:
+        tracker.log_dict(run_id, importance, "parameter_importance.json")
+        tracker.log_figure(
+            run_id, reports.importance_figure(importance, objective), "parameter_importance.png"
+        )
+    figure = reports.parallel_coordinates_figure(trials, objective, mode)
+    if figure is not None:
+        tracker.log_figure(run_id, figure, "trials_parallel_coordinates.png")
+    if task.kind == "classification":
+        metrics, figure = reports.class_report(
+            task.y_test, predict(model, task.x_test), task.classes
+        )
+        tracker.log_metrics(run_id, metrics)
+        tracker.log_figure(run_id, figure, "confusion_matrix.png")
+    plt.close("all")
 
 
 def _log_plots(tracker, run_id: str, best, trials, objective: str, mode: str) -> None:
@@ -144,7 +259,9 @@ def _log_plots(tracker, run_id: str, best, trials, objective: str, mode: str) ->
         ax.scatter([i for i, _ in scored], [o.objective for _, o in scored], label="trial")
         running, best_so_far = [], None
         for _, o in scored:
-            better = best_so_far is None or (o.objective > best_so_far if mode == "max" else o.objective < best_so_far)
+            better = best_so_far is None or (
+                o.objective > best_so_far if mode == "max" else o.objective < best_so_far
+            )
             best_so_far = o.objective if better else best_so_far
             running.append(best_so_far)
         ax.step([i for i, _ in scored], running, where="post", color="green", label="best so far")
@@ -157,55 +274,89 @@ def _log_plots(tracker, run_id: str, best, trials, objective: str, mode: str) ->
     plt.close(figure)
 
 
-def print_summary(console, result, spec) -> None:
+def _trials_table(result, spec):
+    """The top trials by the objective (then val_loss), with their parameters."""
     from rich.table import Table
 
-    objective = spec.search.objective.metric
-    mode = spec.search.objective.mode
+    objective, mode = spec.search.objective.metric, spec.search.objective.mode
     scored = [o for o in result.trials if o.objective is not None]
-    scored.sort(key=lambda o: (-o.objective if mode == "max" else o.objective, o.tiebreak if o.tiebreak is not None else float("inf")))
-    failed = [o for o in result.trials if o.status == "FAILED"]
+    scored.sort(
+        key=lambda o: (
+            -o.objective if mode == "max" else o.objective,
+            o.tiebreak if o.tiebreak is not None else float("inf"),
+        )
+    )
+    failed = sum(o.status == "FAILED" for o in result.trials)
     stopped = sum(o.status == "STOPPED" for o in result.trials)
-    counts = f"{len(result.trials)} run, {len(failed)} failed" + (f", {stopped} ended by the time budget before an epoch" if stopped else "")
+    counts = f"{len(result.trials)} run, {failed} failed" + (
+        f", {stopped} ended by the time budget before an epoch" if stopped else ""
+    )
     table = Table(title=f"top trials of {spec.name} ({counts})", header_style="bold")
     params = sorted({k for o in scored[:TOP_TRIALS] for k in o.values})
     for column in ("trial", objective, "val_loss", "epochs", *params):
         table.add_column(column)
     for o in scored[:TOP_TRIALS]:
-        table.add_row(o.number, f"{o.objective:.4f}", format_value(o.tiebreak), str(o.epochs), *(format_value(o.values.get(p)) for p in params))
-    console.print(table)
-    for o in failed:
-        console.print(f"[red]trial {o.number} failed:[/red] {o.reason}")
+        table.add_row(
+            o.number,
+            f"{o.objective:.4f}",
+            format_value(o.tiebreak),
+            str(o.epochs),
+            *(format_value(o.values.get(p)) for p in params),
+        )
+    return table
+
+
+def print_summary(console, result, spec) -> None:
+    objective = spec.search.objective.metric
+    console.print(_trials_table(result, spec))
+    for o in result.trials:
+        if o.status == "FAILED":
+            console.print(f"[red]trial {o.number} failed:[/red] {o.reason}")
     if result.stopped_reason and "explored" not in result.stopped_reason:
         console.print(f"[yellow]search stopped early:[/yellow] {result.stopped_reason}")
     best = result.best
-    console.print(f"[bold]best trial {best.number}[/bold]: {objective} {best.objective:.4f} at epoch {best.best_epoch}; config {best.values}")
+    epoch = (
+        "epoch 0 (its least-squares AR start)"
+        if best.best_epoch == 0
+        else f"epoch {best.best_epoch}"
+    )
+    console.print(
+        f"[bold]best trial {best.number}[/bold]: {objective} {best.objective:.4f} at {epoch}; config {best.values}"
+    )
     if len(result.ensemble_of) > 1:
-        console.print(f"registered model: the average of trials {', '.join(map(str, result.ensemble_of))}")
+        console.print(
+            f"registered model: the average of trials {', '.join(map(str, result.ensemble_of))}"
+        )
     if result.refit_of:
-        console.print(f"refit on training + validation data: trial{'s' if len(result.refit_of) > 1 else ''} {', '.join(result.refit_of)}")
-    console.print("test metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items()))
-    console.print(f"registered: [bold]{result.model_uri}[/bold] (search run {result.parent_run_id})")
+        console.print(
+            f"refit on training + validation data: trial{'s' if len(result.refit_of) > 1 else ''} {', '.join(result.refit_of)}"
+        )
+    console.print(
+        "test metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items())
+    )
+    console.print(
+        f"registered: [bold]{result.model_uri}[/bold] (search run {result.parent_run_id})"
+    )
     verdict = "now champion" if result.champion else "champion unchanged"
     console.print(f"{verdict}: {result.champion_reason}")
     name = spec.tracking.registered_model
     ref = f"{name}@champion" if result.champion else f"{name}/{result.version}"
-    uri = _uri_option(result.tracking_uri)
+    uri = _uri_option(result.tracking_uri, spec)
     console.print(f"pull it with: [bold]gru-search pull {ref} -o models/{spec.name}{uri}[/bold]")
     console.print(f"log: {Path(result.results_dir) / 'search.log'}; browse: gru-search ui{uri}")
 
 
-def _uri_option(uri: str) -> str:
-    """` --tracking-uri URI` unless the CLI's default (./mlflow.db here, or $MLFLOW_TRACKING_URI) finds it."""
+def _uri_option(uri: str, spec=None) -> str:
+    """The option that finds the store `uri` again: none when the CLI's default finds it, else
+    ` --spec SPEC` when the spec does (search.store's rule), else ` --tracking-uri URI`."""
     import os
 
-    from search.registry import DEFAULT_TRACKING_URI
-    from search.tracking import resolve_uri
+    from search.store import read_uri
 
-    default = resolve_uri(os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI))
-    if uri == default:
+    if uri == read_uri():
         return ""
+    if getattr(spec, "path", None) and read_uri(spec) == uri:
+        return f" --spec {os.path.relpath(spec.path)}"
     if uri.startswith("sqlite:///"):
-        uri = "sqlite:///" + os.path.relpath(uri[len("sqlite:///"):])
+        uri = "sqlite:///" + os.path.relpath(uri[len("sqlite:///") :])
     return f" --tracking-uri {uri}"
-

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from search.errors import TrackingError
+from search.errors import GruSearchError, TrackingError, TrackingUnreachable
 
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
@@ -23,6 +24,9 @@ TRIAL_TAG = "trial_number"
 # 1 for a trial's first run; a retry after a worker died opens the same trial's next attempt.
 ATTEMPT_TAG = "attempt"
 REASON_TAG = "status_reason"
+# On a trial's run that Ray Tune's scheduler (ASHA, HyperBand) stopped early: the run is KILLED,
+# this tag says by what, and its best epoch still counts.
+STOPPED_BY_TAG = "stopped_by"
 # Marks the run of a refit (search.refit): the trial whose configuration it trained again.
 REFIT_TAG = "refit_of"
 # Marks a search's parent run, so `gru-search trials` can tell searches from trials.
@@ -35,23 +39,66 @@ LOCK_STALE_S = 120.0
 PATIENCE_S = 300.0
 # Words in the errors of a store that is briefly away: a locked SQLite file, a restarting server.
 _TRANSIENT = (
-    "locked", "connection refused", "max retries exceeded", "failed to establish", "connection aborted",
-    "connection reset", "remotedisconnected", "timed out", "temporarily unavailable", "bad gateway",
-    "service unavailable", "gateway timeout", "too many 503", "too many 502", "too many 500",
+    "locked",
+    "connection refused",
+    "max retries exceeded",
+    "failed to establish",
+    "connection aborted",
+    "connection reset",
+    "remotedisconnected",
+    "timed out",
+    "temporarily unavailable",
+    "bad gateway",
+    "service unavailable",
+    "gateway timeout",
+    "too many 503",
+    "too many 502",
+    "too many 500",
 )
+
+
+def best_metric(objective: str) -> str:
+    """The metric of a trial's (and a search's) best value of `objective`: best_val_loss."""
+    return f"best_{objective}"
+
+
+def tiebreak_metric(tiebreak: str) -> str:
+    """The metric of the tie-breaker's value at a trial's best epoch: val_loss_at_best_epoch."""
+    return f"{tiebreak}_at_best_epoch"
+
+
+def finite_or_none(value) -> float | None:
+    """`value` as a float, or None where it is missing, not a number, NaN or infinite (a metric
+    a run never logged, or the NaN a trial reports before its first best epoch)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def transient(error: BaseException) -> bool:
     """Whether `error` says the store is briefly unavailable (retry) rather than that a call is wrong."""
+    if isinstance(error, GruSearchError):
+        return False  # raised on purpose, with its message: retrying would not change it
     text = f"{type(error).__name__}: {error}".lower()
-    return isinstance(error, ConnectionError | TimeoutError) or any(word in text for word in _TRANSIENT)
+    return isinstance(error, ConnectionError | TimeoutError) or any(
+        word in text for word in _TRANSIENT
+    )
+
+
+def lost_insert_race(error: BaseException) -> bool:
+    """Whether `error` is a unique-key conflict (SQLite's or PostgreSQL's wording): a concurrent
+    writer inserted the same row first, so a retry that looks the row up again succeeds."""
+    text = str(error).lower()
+    return "unique constraint failed" in text or "violates unique constraint" in text
 
 
 def resolve_uri(uri: str) -> str:
     """Makes a relative `sqlite:///file.db` absolute: Ray workers run in other directories."""
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        return prefix + str(Path(uri[len(prefix):]).resolve())
+        return prefix + str(Path(uri[len(prefix) :]).resolve())
     return uri
 
 
@@ -59,7 +106,7 @@ def local_artifact_root(uri: str) -> str | None:
     """The embedded store keeps artifacts in `mlartifacts/` beside its SQLite file."""
     prefix = "sqlite:///"
     if uri.startswith(prefix):
-        return (Path(uri[len(prefix):]).parent / "mlartifacts").resolve().as_uri()
+        return (Path(uri[len(prefix) :]).parent / "mlartifacts").resolve().as_uri()
     return None
 
 
@@ -98,9 +145,11 @@ class Tracker:
 
     def ensure_experiment(self, name: str, artifact_location: str | None = None) -> str:
         try:
-            return self._get_or_create_experiment(name, artifact_location or local_artifact_root(self.uri))
+            return self._get_or_create_experiment(
+                name, artifact_location or local_artifact_root(self.uri)
+            )
         except Exception as error:  # MLflow raises many types for an unreachable store
-            raise TrackingError(
+            raise (TrackingUnreachable if transient(error) else TrackingError)(
                 f"Cannot use the MLflow tracking store at {self.uri!r} ({type(error).__name__}: {error}); "
                 "check tracking.uri in the spec and that the server is running."
             ) from error
@@ -137,7 +186,11 @@ class Tracker:
         attempt = 1 + len(earlier)
         for run in earlier:
             if run.info.status == "RUNNING":
-                self.end_run(run.info.run_id, "KILLED", reason=f"its worker stopped; attempt {attempt} replaces it")
+                self.end_run(
+                    run.info.run_id,
+                    "KILLED",
+                    reason=f"its worker stopped; attempt {attempt} replaces it",
+                )
         tags = {
             PARENT_TAG: parent_run_id,
             RUN_NAME_TAG: f"trial-{number}" + (f"-attempt-{attempt}" if attempt > 1 else ""),
@@ -148,7 +201,9 @@ class Tracker:
         self.log_params(run_id, values)
         return run_id
 
-    def start_refit(self, experiment_id: str, parent_run_id: str, number: str, values: dict, epochs: int) -> str:
+    def start_refit(
+        self, experiment_id: str, parent_run_id: str, number: str, values: dict, epochs: int
+    ) -> str:
         """Opens the nested run of trial `number`'s refit on training + validation data."""
         tags = {PARENT_TAG: parent_run_id, RUN_NAME_TAG: f"refit-{number}", REFIT_TAG: number}
         run_id = self._retry(lambda: self.client.create_run(experiment_id, tags=tags)).info.run_id
@@ -165,7 +220,9 @@ class Tracker:
     def set_tags(self, run_id: str, tags: dict) -> None:
         from mlflow.entities import RunTag
 
-        self._retry(lambda: self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()]))
+        self._retry(
+            lambda: self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        )
 
     def log_metrics(self, run_id: str, metrics: dict, step: int = 0) -> None:
         """Sends now when the store answers; otherwise keeps them and sends them with the next call.
@@ -175,7 +232,9 @@ class Tracker:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self._unsent.setdefault(run_id, []).extend(Metric(k, float(v), now, step) for k, v in metrics.items())
+        self._unsent.setdefault(run_id, []).extend(
+            Metric(k, float(v), now, step) for k, v in metrics.items()
+        )
         try:
             self._send(run_id)
         except Exception as error:
@@ -200,7 +259,29 @@ class Tracker:
             self.set_tags(run_id, {REASON_TAG: reason})
         self._retry(lambda: self.client.set_terminated(run_id, status=status))
 
-    def close_running_children(self, experiment_id: str, parent_run_id: str, reason: str, status: str = "KILLED") -> None:
+    def reopen(self, run_id: str) -> None:
+        """Marks an ended (killed, failed) run as running again: a resumed search's parent."""
+        self._retry(lambda: self.client.update_run(run_id, status="RUNNING"))
+
+    def end_run_if_running(self, run_id: str, status: str) -> None:
+        """Ends the run unless the driver ended it already; its metrics are sent either way."""
+        self.flush(run_id)
+        if self._retry(lambda: self.client.get_run(run_id)).info.status == "RUNNING":
+            self._retry(lambda: self.client.set_terminated(run_id, status=status))
+
+    def stop_trial_early(
+        self, experiment_id: str, parent_run_id: str, number: str, reason: str
+    ) -> None:
+        """Closes trial `number`'s open run as KILLED by the scheduler (the trial's worker is told
+        to stop only after this, and leaves a closed run as it is)."""
+        query = f"tags.`{TRIAL_TAG}` = '{number}' and attributes.status = 'RUNNING'"
+        for run in self._retry(lambda: self._children(experiment_id, parent_run_id, query)):
+            self.set_tags(run.info.run_id, {STOPPED_BY_TAG: "scheduler"})
+            self.end_run(run.info.run_id, "KILLED", reason=reason)
+
+    def close_running_children(
+        self, experiment_id: str, parent_run_id: str, reason: str, status: str = "KILLED"
+    ) -> None:
         """Trials killed before they could close their run (a worker crash) get closed here."""
         for run in self._children(experiment_id, parent_run_id, "attributes.status = 'RUNNING'"):
             self.end_run(run.info.run_id, status, reason=reason)
@@ -215,6 +296,24 @@ class Tracker:
     def log_figure(self, run_id: str, figure, artifact_file: str) -> None:
         self._retry(lambda: self.client.log_figure(run_id, figure, artifact_file))
 
+    def log_dataset(
+        self, run_id: str, name: str, digest: str, source: dict, profile: dict, context: str
+    ) -> None:
+        """The run's input data set, as `mlflow.log_input` records one (the run page's Datasets).
+
+        Logged by content digest (the data fingerprint), so two searches of the same data show
+        the same data set. The entity is built here, not from `mlflow.data`, whose constructors
+        want the arrays themselves."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        dataset = Dataset(name=name, digest=digest, source_type="gru-search", source=json.dumps(source),
+                          profile=json.dumps(profile))  # fmt: skip
+        entry = DatasetInput(dataset, tags=[InputTag("mlflow.data.context", context)])
+        # Two searches of the same data, started together, both find no row for it and both
+        # insert; the loser's insert breaks the unique key and rolls back. Its retry finds the
+        # winner's row and links to it.
+        self._retry(lambda: self.client.log_inputs(run_id, datasets=[entry]), also=lost_insert_race)
+
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str) -> str:
         self._retry(lambda: self.client.log_artifacts(run_id, local_dir, artifact_path))
         return f"runs:/{run_id}/{artifact_path}"
@@ -222,11 +321,17 @@ class Tracker:
     # -- reading back ----------------------------------------------------------------------------
 
     def searches(self, experiment_id: str) -> list[RunRow]:
-        runs = self.client.search_runs([experiment_id], f"tags.{SEARCH_TAG} = 'true'", order_by=["attributes.start_time DESC"])
+        runs = self.client.search_runs(
+            [experiment_id], f"tags.{SEARCH_TAG} = 'true'", order_by=["attributes.start_time DESC"]
+        )
         return [_row(run) for run in runs]
 
     def trials(self, experiment_id: str, parent_run_id: str) -> list[RunRow]:
-        return sorted((_row(r) for r in self._children(experiment_id, parent_run_id)), key=lambda r: r.tags.get(TRIAL_TAG, ""))
+        runs = self._children(experiment_id, parent_run_id)
+        return sorted((_row(r) for r in runs), key=trial_order)
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        return [(m.step, m.value) for m in self.client.get_metric_history(run_id, key)]
 
     def run(self, run_id: str) -> RunRow:
         return _row(self.client.get_run(run_id))
@@ -247,8 +352,18 @@ class Tracker:
             # Two searches finishing together may both get here: the loser's create fails.
             with contextlib.suppress(MlflowException):
                 self.client.create_registered_model(name)
-        version = self._retry(lambda: self.client.create_model_version(name, source, run_id=run_id, tags={k: str(v) for k, v in tags.items()}))
+        version = self._retry(
+            lambda: self.client.create_model_version(
+                name, source, run_id=run_id, tags={k: str(v) for k, v in tags.items()}
+            )
+        )
         return str(version.version)
+
+    def describe_version(self, name: str, version: str, description: str) -> None:
+        """The version's description, which the MLflow UI shows on its page."""
+        self._retry(
+            lambda: self.client.update_model_version(name, version, description=description)
+        )
 
     def version_by_alias(self, name: str, alias: str):
         """The model version holding `alias`, or None (no such model or alias)."""
@@ -260,12 +375,35 @@ class Tracker:
             return None
 
     def version(self, name: str, version: str):
+        """The model version, or None (no such model or version)."""
         from mlflow.exceptions import MlflowException
 
         try:
             return self.client.get_model_version(name, version)
         except MlflowException as error:
-            raise TrackingError(f"Model {name!r} has no version {version!r} in {self.uri!r}; list versions in the MLflow UI.") from error
+            if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            return None
+
+    def experiment_names(self) -> list[str]:
+        return [e.name for e in self.client.search_experiments(max_results=1000)]
+
+    def registered_model_names(self) -> list[str]:
+        return [m.name for m in self.client.search_registered_models(max_results=1000)]
+
+    def registered_model(self, name: str) -> tuple[list[str], dict[str, str]] | None:
+        """(versions oldest first, alias -> version) of a registered model, or None."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            model = self.client.get_registered_model(name)
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            return None
+        versions = self.client.search_model_versions(f"name = '{name}'", max_results=10_000)
+        numbers = sorted((str(v.version) for v in versions), key=int)
+        return numbers, {alias: str(v) for alias, v in dict(model.aliases or {}).items()}
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self._retry(lambda: self.client.set_registered_model_alias(name, alias, version))
@@ -283,14 +421,20 @@ class Tracker:
         deadline = time.monotonic() + wait_s
         while True:
             try:
-                self._retry(lambda: self.client.create_registered_model(key, description="gru-search lock; safe to delete"))
+                self._retry(
+                    lambda: self.client.create_registered_model(
+                        key, description="gru-search lock; safe to delete"
+                    )
+                )
                 break
             except MlflowException as error:
                 # RESOURCE_DOES_NOT_EXIST from a create: MLflow's store found the name taken, then
                 # looked the holder up to word its error, and the holder had released it meanwhile.
                 if error.error_code == "RESOURCE_DOES_NOT_EXIST":
                     continue
-                if "already exists" not in str(error).lower() and "RESOURCE_ALREADY_EXISTS" not in str(error):
+                if "already exists" not in str(
+                    error
+                ).lower() and "RESOURCE_ALREADY_EXISTS" not in str(error):
                     raise
             try:
                 held = self._retry(lambda: self.client.get_registered_model(key))
@@ -323,24 +467,37 @@ class Tracker:
         dst = dst or tempfile.mkdtemp(prefix="gru-search-pull-")
         # The version's own location: `models:/` URIs would resolve against the default registry.
         source = self.client.get_model_version_download_uri(name, version)
-        path = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=dst, tracking_uri=self.uri)
+        path = mlflow.artifacts.download_artifacts(
+            artifact_uri=source, dst_path=dst, tracking_uri=self.uri
+        )
         return Path(path)
 
     # -- plumbing --------------------------------------------------------------------------------
 
-    def _retry(self, call):
+    def _retry(self, call, also=lambda error: False):
         """Retries `call` while the store is briefly away: SQLite locked by a concurrent trial's
-        write, or a tracking server restarting. Other errors, and the last one, are raised."""
+        write, or a tracking server restarting, and on errors `also` accepts. Other errors, and
+        the last one, are raised."""
         deadline = time.monotonic() + self.patience_s
         delay = 0.2
         while True:
             try:
                 return call()
             except Exception as error:
-                if not transient(error) or time.monotonic() + delay > deadline:
+                retriable = transient(error) or also(error)
+                if not retriable or time.monotonic() + delay > deadline:
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+
+def trial_order(row: RunRow) -> tuple:
+    """Trials by number (2 before 10), each trial's attempts in order, then anything else."""
+    number = row.tags.get(TRIAL_TAG, "")
+    attempt = row.tags.get(ATTEMPT_TAG, "1")
+    if number.isdigit():
+        return (0, int(number), int(attempt) if attempt.isdigit() else 0, "")
+    return (1, 0, 0, number or row.name)
 
 
 def _row(run) -> RunRow:

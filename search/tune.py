@@ -19,18 +19,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from search.errors import ClusterError
-from search.searcher import FAILED_KEY, TRIAL_NUMBER_KEY, OracleSearcher
-from search.trial import (
+from search.errors import ClusterUnreachable
+from search.searcher import OracleSearcher
+from search.tracking import finite_or_none
+from search.trial import CHECKPOINT_FILE, STATE_FILE, TrialFailed, TrialSettings
+from search.trial_result import (
     BEST_EPOCH,
     BEST_OBJECTIVE,
     BEST_TIEBREAK,
-    CHECKPOINT_FILE,
-    STATE_FILE,
-    TrialFailed,
-    TrialSettings,
+    FAILED_DETAILS_KEY,
+    FAILED_KEY,
+    TRIAL_NUMBER_KEY,
+    TrialOutcome,
 )
 
+# Tune warns when handling a trial's result takes over 0.5 s ("consider reporting results less
+# frequently"): on a busy 2-core machine our per-epoch reports cross that now and then, and the
+# advice is not the user's to follow. Tune reads the threshold once, when it is first imported.
+os.environ.setdefault("TUNE_WARN_THRESHOLD_S", "5")
+
+log = logging.getLogger("gru_search")
 SCHEDULERS = ("fifo", "asha", "hyperband")
 # The reason of a trial that ended without reporting a single epoch.
 NO_RESULT = "no result reported"
@@ -62,23 +70,6 @@ class TuneSettings:
 
 
 @dataclass(frozen=True)
-class TrialOutcome:
-    """One finished trial as the driver sees it."""
-
-    number: str
-    values: dict
-    status: str  # "COMPLETED", "FAILED", or "STOPPED" (by the time budget before its first epoch)
-    objective: float | None
-    tiebreak: float | None
-    best_epoch: int | None
-    epochs: int
-    reason: str | None
-    checkpoint: str | None  # path of the best epoch's model.keras
-    # Per-epoch curves of the Keras metrics (loss, val_loss, the objective, ...), epoch 1 first.
-    curves: dict
-
-
-@dataclass(frozen=True)
 class TuneOutcome:
     trials: tuple[TrialOutcome, ...]
     stopped_reason: str | None  # why the searcher stopped proposing, if it did
@@ -98,7 +89,11 @@ def start_ray(address: str, num_cpus: int | None = None) -> None:
     os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", "30")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    env = {k: os.environ[k] for k in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND", "TUNE_FUNCTION_THREAD_TIMEOUT_S") if k in os.environ}
+    env = {
+        k: os.environ[k]
+        for k in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND", "TUNE_FUNCTION_THREAD_TIMEOUT_S")
+        if k in os.environ
+    }
     try:
         ray.init(
             address=None if address == "local" else address,
@@ -110,7 +105,44 @@ def start_ray(address: str, num_cpus: int | None = None) -> None:
             ignore_reinit_error=True,
         )
     except (ConnectionError, RuntimeError, ValueError) as error:
-        raise ClusterError(f"Cannot connect to Ray at {address!r} ({error}); check ray.address in the spec.") from error
+        raise ClusterUnreachable(
+            f"Cannot connect to Ray at {address!r} ({error}); check ray.address in the spec."
+        ) from error
+
+
+def _for_tune(searcher: OracleSearcher):
+    """`searcher` as the Ray Tune `Searcher` it has the methods of; Tune checkpoints its state
+    (the oracle included) with cloudpickle."""
+    from ray import cloudpickle
+    from ray.tune.search import Searcher
+
+    class OracleTuneSearcher(Searcher):
+        def __init__(self, inner: OracleSearcher):
+            super().__init__(metric=inner.metric, mode=inner.mode)
+            self.inner = inner
+
+        def set_search_properties(self, metric, mode, config, **spec) -> bool:
+            return True  # metric and mode come from the spec; the space lives in the oracle
+
+        def suggest(self, trial_id: str):
+            return self.inner.suggest(trial_id)
+
+        def on_trial_result(self, trial_id: str, result: dict) -> None:
+            self.inner.on_trial_result(trial_id, result)
+
+        def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+            self.inner.on_trial_complete(trial_id, result, error)
+
+        def save(self, checkpoint_path: str) -> None:
+            # Trials running at save time are re-run on restore, so their oracle entries are dropped.
+            with open(checkpoint_path, "wb") as handle:
+                cloudpickle.dump(self.inner.get_state(), handle)
+
+        def restore(self, checkpoint_path: str) -> None:
+            with open(checkpoint_path, "rb") as handle:
+                self.inner.set_state(cloudpickle.load(handle))
+
+    return OracleTuneSearcher(searcher)
 
 
 def run_trials(
@@ -121,8 +153,13 @@ def run_trials(
     *,
     trainer: Callable,
     callbacks: list | None = None,
+    on_stopped_early: Callable[[str, int], None] | None = None,
 ) -> TuneOutcome:
-    """Runs the search's trials in a new Tune experiment and returns every trial's outcome."""
+    """Runs the search's trials in a new Tune experiment and returns every trial's outcome.
+
+    `on_stopped_early(number, epoch)` hears of each trial the scheduler stops before max_epochs,
+    before the trial's worker is told to stop.
+    """
     from ray import tune
 
     trainable = tune.with_resources(
@@ -134,8 +171,8 @@ def run_trials(
         tune_config=tune.TuneConfig(
             metric=settings.objective,
             mode=settings.mode,
-            search_alg=searcher,
-            scheduler=_scheduler(settings),
+            search_alg=_for_tune(searcher),
+            scheduler=_scheduler(settings, on_stopped_early),
             num_samples=settings.max_trials,
             time_budget_s=settings.time_budget_s,
             max_concurrent_trials=settings.concurrency,
@@ -157,23 +194,32 @@ def run_trials(
     )
     started = time.monotonic()
     grid = tuner.fit()
-    outcomes = [_outcome(result, settings.objective) for result in grid]
-    outcomes.sort(key=lambda o: o.number)
-    budget_reached = searcher.stopped_reason is None and bool(settings.time_budget_s) and time.monotonic() - started >= settings.time_budget_s
+    outcomes = sorted(
+        (_outcome(result, settings.objective) for result in grid), key=lambda o: o.number
+    )
+    budget_reached = (
+        searcher.stopped_reason is None
+        and bool(settings.time_budget_s)
+        and time.monotonic() - started >= settings.time_budget_s
+    )
     if budget_reached:
-        # Tune ends the trials still running at the budget without telling the searcher. One that
-        # reported an epoch is complete with its best epoch so far: the oracle records it, so
-        # --resume does not train it again. One with no epoch stays pending there and runs again.
-        for result in grid:
-            if _finite((result.metrics or {}).get(BEST_OBJECTIVE)) is not None:
-                searcher.on_trial_complete(result.metrics.get("trial_id"), result.metrics)
-        # A trial the budget ended before its first epoch did not fail: it had no time.
-        outcomes = [
-            dataclasses.replace(o, status="STOPPED", reason="the time budget ended it before its first epoch")
-            if o.status == "FAILED" and o.reason == NO_RESULT else o
-            for o in outcomes
-        ]
+        outcomes = _settled_at_the_budget(grid, outcomes, searcher)
     return TuneOutcome(tuple(outcomes), searcher.stopped_reason, budget_reached)
+
+
+def _settled_at_the_budget(grid, outcomes: list, searcher: OracleSearcher) -> list:
+    """Tune ends the trials still running at the budget without telling the searcher. One that
+    reported an epoch is complete with its best epoch so far: the oracle records it, so --resume
+    does not train it again. One with no epoch stays pending there and runs again."""
+    for result in grid:
+        if finite_or_none((result.metrics or {}).get(BEST_OBJECTIVE)) is not None:
+            searcher.on_trial_complete(result.metrics.get("trial_id"), result.metrics)
+    # A trial the budget ended before its first epoch did not fail: it had no time.
+    return [
+        dataclasses.replace(o, status="STOPPED", reason="the time budget ended it before its first epoch")
+        if o.status == "FAILED" and o.reason == NO_RESULT else o
+        for o in outcomes
+    ]  # fmt: skip
 
 
 class _Report:
@@ -201,41 +247,91 @@ def _trainable(config: dict, task=None, settings: TrialSettings = None, trainer:
             trainer(config, task, settings, report)
         except TrialFailed as error:
             # A retry would fail the same way; Ray's retries are for workers that died.
-            tune.report({settings.objective: math.nan, BEST_OBJECTIVE: math.nan, FAILED_KEY: str(error)})
+            tune.report(
+                {
+                    settings.objective: math.nan,
+                    BEST_OBJECTIVE: math.nan,
+                    FAILED_KEY: str(error),
+                    FAILED_DETAILS_KEY: error.details or "",
+                }
+            )
 
 
-def _scheduler(settings: TuneSettings):
+def _scheduler(settings: TuneSettings, on_stopped_early: Callable[[str, int], None] | None = None):
     from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
 
     if settings.scheduler == "fifo":
         return FIFOScheduler()
-    grace = min(settings.grace_period, settings.max_epochs)
-    if settings.scheduler == "asha":
-        return AsyncHyperBandScheduler(time_attr="training_iteration", max_t=settings.max_epochs, grace_period=grace, brackets=1)
-    if settings.scheduler == "hyperband":
+    if settings.scheduler not in ("asha", "hyperband"):
+        raise ValueError(
+            f"search.scheduler must be one of {SCHEDULERS}, but got {settings.scheduler!r}."
+        )
+    scheduler = _telling_early_stops(AsyncHyperBandScheduler)(
+        time_attr="training_iteration",
+        max_t=settings.max_epochs,
+        grace_period=min(settings.grace_period, settings.max_epochs),
         # Asynchronous HyperBand: several brackets, and trials are stopped, never paused
         # (the synchronous variant pauses and resumes trials, which a Keras fit cannot do cheaply).
-        return AsyncHyperBandScheduler(time_attr="training_iteration", max_t=settings.max_epochs, grace_period=grace, brackets=3)
-    raise ValueError(f"search.scheduler must be one of {SCHEDULERS}, but got {settings.scheduler!r}.")
+        brackets=1 if settings.scheduler == "asha" else 3,
+    )
+    scheduler.max_epochs, scheduler.on_stopped_early = settings.max_epochs, on_stopped_early
+    return scheduler
+
+
+def _telling_early_stops(base: type) -> type:
+    """`base` (a Tune scheduler) that calls `on_stopped_early(number, epoch)` for each trial it
+    stops before `max_epochs` (ASHA also says STOP to a trial that reached max_t: not early)."""
+
+    class TellingEarlyStops(base):
+        max_epochs = 0
+        on_stopped_early = None
+
+        def on_trial_result(self, tune_controller, trial, result):
+            decision = super().on_trial_result(tune_controller, trial, result)
+            epoch = int(result.get("epoch") or 0)
+            if decision == self.STOP and epoch < self.max_epochs and self.on_stopped_early:
+                self.on_stopped_early(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), epoch)
+            return decision
+
+        def __getstate__(self):
+            # Tune pickles its scheduler with the experiment; the callback stays with this process.
+            return {**self.__dict__, "on_stopped_early": None}
+
+    return TellingEarlyStops
 
 
 def _outcome(result, objective: str) -> TrialOutcome:
     frame = result.metrics_dataframe
     rows = [] if frame is None else frame.to_dict("records")
-    checkpoint = None if result.checkpoint is None else Path(result.checkpoint.path) / CHECKPOINT_FILE
+    checkpoint = (
+        None if result.checkpoint is None else Path(result.checkpoint.path) / CHECKPOINT_FILE
+    )
     error = None if result.error is None else error_reason(result.error)
-    return _make_outcome(dict(result.config or {}), result.metrics or {}, rows, checkpoint, error, objective)
+    return _make_outcome(
+        dict(result.config or {}), result.metrics or {}, rows, checkpoint, error, objective
+    )
 
 
-def _make_outcome(config: dict, metrics: dict, rows: list[dict], checkpoint: Path | None, error: str | None, objective: str) -> TrialOutcome:
+def _make_outcome(
+    config: dict,
+    metrics: dict,
+    rows: list[dict],
+    checkpoint: Path | None,
+    error: str | None,
+    objective: str,
+) -> TrialOutcome:
     """A TrialOutcome from the trial's config, last result, every reported row and checkpoint."""
     number = str(config.pop(TRIAL_NUMBER_KEY, metrics.get(TRIAL_NUMBER_KEY, "?")))
-    epochs = [row for row in rows if _finite(row.get("epoch")) is not None]
+    epochs = [row for row in rows if finite_or_none(row.get("epoch")) is not None]
     curves: dict = {}
     for column in epochs[0] if epochs else ():
-        if column in ("loss", objective) or column.startswith("val_") or column in ("accuracy", "mae"):
+        if (
+            column in ("loss", objective)
+            or column.startswith("val_")
+            or column in ("accuracy", "mae")
+        ):
             curves[column] = tuple(float(row[column]) for row in epochs)
-    best = _finite(metrics.get(BEST_OBJECTIVE))
+    best = finite_or_none(metrics.get(BEST_OBJECTIVE))
     failed = error is not None or best is None or bool(metrics.get(FAILED_KEY))
     reason = error or metrics.get(FAILED_KEY) or (None if not failed else NO_RESULT)
     return TrialOutcome(
@@ -243,12 +339,15 @@ def _make_outcome(config: dict, metrics: dict, rows: list[dict], checkpoint: Pat
         values=config,
         status="FAILED" if failed else "COMPLETED",
         objective=best,
-        tiebreak=_finite(metrics.get(BEST_TIEBREAK)),
-        best_epoch=int(metrics[BEST_EPOCH]) if _finite(metrics.get(BEST_EPOCH)) else None,
+        tiebreak=finite_or_none(metrics.get(BEST_TIEBREAK)),
+        best_epoch=int(metrics[BEST_EPOCH])
+        if finite_or_none(metrics.get(BEST_EPOCH)) is not None
+        else None,
         epochs=int(epochs[-1]["epoch"]) if epochs else 0,
         reason=reason,
         checkpoint=str(checkpoint) if checkpoint is not None and checkpoint.exists() else None,
         curves=curves,
+        seconds=finite_or_none(metrics.get("time_total_s")),
     )
 
 
@@ -258,6 +357,7 @@ def latest_checkpoint(storage_dir: str, number: str) -> str | None:
     Workers write checkpoints (with state.json naming their trial) before a report returns, so
     they are on disk even when the driver was killed; Tune's own result files may not be.
     """
+
     def order(path: Path) -> tuple[int, str]:
         session = path.parents[2].name.removeprefix("ray-")
         return (int(session) if session.isdigit() else -1, path.parent.name)
@@ -265,7 +365,10 @@ def latest_checkpoint(storage_dir: str, number: str) -> str | None:
     found = []
     for state in Path(storage_dir).glob(f"ray-*/*/checkpoint_*/{STATE_FILE}"):
         with contextlib.suppress(OSError, ValueError):
-            if str(json.loads(state.read_text()).get("trial_number")) == number and (state.parent / CHECKPOINT_FILE).is_file():
+            if (
+                str(json.loads(state.read_text()).get("trial_number")) == number
+                and (state.parent / CHECKPOINT_FILE).is_file()
+            ):
                 found.append(state)
     return str(max(found, key=order).parent / CHECKPOINT_FILE) if found else None
 
@@ -280,12 +383,22 @@ def error_reason(error) -> str:
     return lines[-1] if lines else type(error).__name__
 
 
-def _finite(value) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
+def remote_calls(function, calls, *, shared=(), cpus: float, gpus: float, max_retries: int) -> list:
+    """`function(*args, *shared)` for each `args` in `calls`, as Ray tasks with these resources;
+    `shared` goes into Ray's object store once. Returns, in the order of `calls`, (result, None)
+    or (None, the reason it failed) for each."""
+    import ray
+
+    references = [ray.put(value) for value in shared]
+    remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=max_retries)(function)
+    futures = [remote.remote(*args, *references) for args in calls]
+    results = []
+    for future in futures:
+        try:
+            results.append((ray.get(future), None))
+        except (ray.exceptions.RayError, TrialFailed) as error:
+            results.append((None, error_reason(error)))
+    return results
 
 
 def tune_callback(on_start: Callable, on_result: Callable, on_end: Callable):
@@ -309,7 +422,18 @@ def tune_callback(on_start: Callable, on_result: Callable, on_end: Callable):
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             reason = (trial.last_result or {}).get(FAILED_KEY)
-            self.on_end(str(trial.config.get(TRIAL_NUMBER_KEY, "?")), "FAILED" if reason else "COMPLETED", reason)
+            details = (trial.last_result or {}).get(FAILED_DETAILS_KEY)
+            if reason and details:
+                log.warning(
+                    "trial %s failed; its traceback:\n%s",
+                    trial.config.get(TRIAL_NUMBER_KEY, "?"),
+                    details,
+                )
+            self.on_end(
+                str(trial.config.get(TRIAL_NUMBER_KEY, "?")),
+                "FAILED" if reason else "COMPLETED",
+                reason,
+            )
 
         def on_trial_error(self, iteration, trials, trial, **info):
             reason = None

@@ -130,15 +130,26 @@ class Space:
         return tuple(sorted(seen, key=lambda c: order[c.parameter]))
 
     # --- values -----------------------------------------------------------------------------
-    def sample(self, seed: int) -> dict[str, Any]:
-        """One configuration; the same seed gives the same one (0 is a seed like any other)."""
+    def sample(self, seed: int, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One configuration; the same seed gives the same one (0 is a seed like any other).
+
+        `given` fixes some values, as Optuna's `enqueue_trial` does: an active parameter takes
+        its given value, and the others are drawn (a given value whose conditions do not hold is
+        not used). Given values must lie in the space.
+        """
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"seed must be an integer, but got {seed!r}.")
+        given = dict(given or {})
+        outside = [
+            f"{k}={v!r}" for k, v in given.items() if k not in self or not self[k].contains(v)
+        ]
+        if outside:
+            raise ValueError(f"given values outside the space: {', '.join(outside)}.")
         rng = random.Random(seed)
         values: dict[str, Any] = {}
         for p in self.parameters:
             if p.is_active(values):
-                values[p.name] = p.sample(rng)
+                values[p.name] = given[p.name] if p.name in given else p.sample(rng)
         return values
 
     def active(self, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,11 +14,11 @@ import sys
 import uuid
 
 from search import cluster, staging
-from search.commands import add_address_argument
+from search.commands import add_address_argument, add_spec_argument
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("spec", help="the search spec (YAML)")
+    add_spec_argument(parser)
     add_address_argument(parser)
     parser.add_argument(
         "--results-dir",

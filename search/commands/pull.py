@@ -1,30 +1,50 @@
-"""`gru-search pull NAME[@ALIAS|/VERSION] -o DIR`: a registered model as DIR/model.keras + metadata.json."""
+"""`gru-search pull NAME[@ALIAS|/VERSION] -o DIR [--format keras|savedmodel|onnx]`."""
 
 from __future__ import annotations
 
-import os
+from search.commands import add_store_arguments, open_store
+from search.errors import GruSearchError
 
-from search.registry import DEFAULT_TRACKING_URI
-
-
-def tracking_uri_argument(parser) -> None:
-    parser.add_argument(
-        "--tracking-uri",
-        default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
-        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)",
-    )
+# What each format writes into DIR besides metadata.json (search.registry.FORMATS).
+WRITTEN = {
+    "keras": "model.keras and code/ (the cells package its layers need)",
+    "savedmodel": "savedmodel/ (a TensorFlow SavedModel: tf.saved_model.load, no Keras needed)",
+    "onnx": "model.onnx",
+}
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", help="NAME (alias champion), NAME@ALIAS or NAME/VERSION")
-    parser.add_argument("-o", "--output", required=True, help="folder to write model.keras and metadata.json into")
-    tracking_uri_argument(parser)
+    parser.add_argument(
+        "model",
+        nargs="?",
+        help="NAME (alias champion), NAME@ALIAS or NAME/VERSION (default with --spec: the spec's "
+        "tracking.registered_model@champion)",
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, help="folder to write the model and metadata.json into"
+    )
+    parser.add_argument(
+        "--format",
+        choices=tuple(WRITTEN),
+        default="keras",
+        help="keras: model.keras (default); savedmodel: a TensorFlow SavedModel; onnx: model.onnx "
+        "(needs tf2onnx)",
+    )
+    add_store_arguments(parser)
 
 
 def run(args) -> int:
-    from search.registry import pull
-    from search.tracking import Tracker
+    from search.registry import CHAMPION, pull
 
-    pulled = pull(Tracker(args.tracking_uri), args.model, args.output)
-    print(f"pulled {pulled.ref} (version {pulled.version}) into {args.output}: model.keras, metadata.json")
+    tracker, spec = open_store(args)
+    model = args.model or (f"{spec.tracking.registered_model}@{CHAMPION}" if spec else None)
+    if model is None:
+        raise GruSearchError(
+            "Name the model to pull (NAME, NAME@ALIAS or NAME/VERSION), or pass --spec SPEC."
+        )
+    pulled = pull(tracker, model, args.output, args.format)
+    print(
+        f"pulled {pulled.ref} (version {pulled.version}) into {args.output}: "
+        f"{WRITTEN[args.format]}, metadata.json"
+    )
     return 0

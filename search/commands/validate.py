@@ -6,16 +6,19 @@ import argparse
 import os
 import sys
 
+from search.commands import add_spec_argument
 from search.spec import load_spec, summary
+from search.store import with_store
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", metavar="SPEC", help="path of the YAML spec file")
+    add_spec_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     # A SpecError propagates to search.cli.main, which prints it and exits 2.
-    text = summary(load_spec(args.spec))
+    # The store shown is the one `run` would use ($MLFLOW_TRACKING_URI for a spec that names none).
+    text = summary(with_store(load_spec(args.spec)))
     try:
         print(text, flush=True)
     except BrokenPipeError:

@@ -79,7 +79,8 @@ def numeric_columns(frame: pd.DataFrame, names: list[str], field: str, where: st
     return frame[names].to_numpy(dtype=np.float64)
 
 
-def load_npz(path: Path, task: str, allow_pickle: bool = False) -> Cases:
+def _npz_arrays(path: Path, allow_pickle: bool) -> dict:
+    """Every array of an NPZ file, or one sentence on why it cannot be read."""
     # Variable-length data comes as object arrays, which NumPy stores pickled; unpickling can run
     # code, so it takes the spec's explicit `allow_pickle: true`.
     try:
@@ -101,6 +102,11 @@ def load_npz(path: Path, task: str, allow_pickle: bool = False) -> Cases:
             f"Cannot read {path.name} as NumPy arrays ({type(error).__name__}); save it with "
             "np.savez(path, x_train=..., y_train=...)."
         ) from None
+    return arrays
+
+
+def load_npz(path: Path, task: str, allow_pickle: bool = False) -> Cases:
+    arrays = _npz_arrays(path, allow_pickle)
     missing = [key for key in ("x_train", "y_train") if key not in arrays]
     if missing or (("x_test" in arrays) != ("y_test" in arrays)):
         raise DataError(
@@ -116,7 +122,7 @@ def load_npz(path: Path, task: str, allow_pickle: bool = False) -> Cases:
             raise DataError(
                 f"{path.name}: x_{split} has {len(x)} cases but y_{split} has {len(y)}; give one label per case."
             )
-        sequences.extend(_npz_cases(x, split, path.name))
+        sequences.extend(npz_cases(x, split, path.name))
         labels.append(np.asarray(y))
         is_test.append(np.full(len(y), split == "test"))
     widths = {s.shape[1] for s in sequences}
@@ -143,7 +149,7 @@ def load_npz(path: Path, task: str, allow_pickle: bool = False) -> Cases:
     )
 
 
-def _npz_cases(x: np.ndarray, split: str, where: str) -> list[np.ndarray]:
+def npz_cases(x: np.ndarray, split: str, where: str) -> list[np.ndarray]:
     cases = list(x) if x.dtype == object else list(np.asarray(x, dtype=np.float64))
     out = []
     for case in cases:
@@ -172,30 +178,8 @@ def _regression_targets(y: np.ndarray, where: str) -> np.ndarray:
 def load_long(path: Path, spec, task: str) -> Cases:
     """One row per time step of a sequence: id, optional time, features, label, optional split."""
     frame = read_table(path)
-    id_column = getattr(spec, "id_column", "sequence_id")
-    time_column = getattr(spec, "time_column", "time")
-    split_column = getattr(spec, "split_column", "split")
-    labels = getattr(spec, "label_column", "label")
-    labels = [labels] if isinstance(labels, str) else list(labels)
-    wanted = [("data.id_column", id_column), *(("data.label_column", c) for c in labels)]
-    # The default time column is optional (rows are then in time order); a named one is required.
-    if time_column != "time" or "time" in frame.columns:
-        wanted.append(("data.time_column", time_column))
-    else:
-        time_column = None
-    features = getattr(spec, "features", None)
-    if features is not None:
-        wanted.extend(("data.features", c) for c in features)
-    check_columns(frame, wanted, path.name)
-    reserved = {id_column, time_column, split_column, *labels}
-    features = (
-        list(features) if features is not None else [c for c in frame.columns if c not in reserved]
-    )
-    if not features:
-        raise DataError(
-            f"{path.name} has no feature columns besides the id, time, label and split columns; add some or set data.features."
-        )
-
+    id_column, time_column, split_column = spec.id_column, spec.time_column, spec.split_column
+    labels, time_column, features = _long_columns(frame, spec, path.name)
     codes, ids = pd.factorize(frame[id_column], sort=False)
     if (codes < 0).any():
         raise DataError(
@@ -220,7 +204,9 @@ def load_long(path: Path, spec, task: str) -> Cases:
         return _constant_per_case(column_values, codes, starts, ids, what, path.name)
 
     y_columns = [per_case(c, f"label column {c!r}") for c in labels]
-    if task == "regression":
+    if not labels:  # new data to predict (search.prediction): no labels to read
+        y = np.zeros((len(ids), 0))
+    elif task == "regression":
         y = _regression_targets(np.column_stack(y_columns), f"{path.name} label column(s) {labels}")
     else:
         y = y_columns[0]
@@ -235,6 +221,32 @@ def load_long(path: Path, spec, task: str) -> Cases:
             )
         is_test = split == "test"
     return Cases(x, lengths, y, tuple(features), np.asarray(ids), is_test, path.name)
+
+
+def _long_columns(frame, spec, where: str) -> tuple[list, str | None, list]:
+    """(label columns, time column or None, feature columns) of a long table, each checked."""
+    id_column, time_column, labels = spec.id_column, spec.time_column, spec.label_column
+    # A list of columns for several regression targets; empty when predicting new data.
+    labels = [labels] if isinstance(labels, str) else list(labels)
+    wanted = [("data.id_column", id_column), *(("data.label_column", c) for c in labels)]
+    # The default time column is optional (rows are then in time order); a named one is required.
+    if time_column != "time" or "time" in frame.columns:
+        wanted.append(("data.time_column", time_column))
+    else:
+        time_column = None
+    features = spec.features
+    if features is not None:
+        wanted.extend(("data.features", c) for c in features)
+    check_columns(frame, wanted, where)
+    reserved = {id_column, time_column, spec.split_column, *labels}
+    features = (
+        list(features) if features is not None else [c for c in frame.columns if c not in reserved]
+    )
+    if not features:
+        raise DataError(
+            f"{where} has no feature columns besides the id, time, label and split columns; add some or set data.features."
+        )
+    return labels, time_column, features
 
 
 def _constant_per_case(values: np.ndarray, codes, starts, ids, what: str, where: str) -> np.ndarray:
@@ -255,13 +267,13 @@ def _constant_per_case(values: np.ndarray, codes, starts, ids, what: str, where:
 def load_table(path: Path, spec) -> Series:
     """A time-indexed table for forecasting: target column(s), optional exogenous features."""
     frame = read_table(path)
-    time_column = getattr(spec, "time_column", "time")
+    time_column = spec.time_column
     wanted = []
     if time_column != "time" or "time" in frame.columns:
         wanted.append(("data.time_column", time_column))
     else:
         time_column = None
-    targets = getattr(spec, "target", None)
+    targets = spec.target
     if isinstance(targets, str):
         targets = [targets]
     if not targets:
@@ -272,7 +284,7 @@ def load_table(path: Path, spec) -> Series:
             )
         targets = candidates
     wanted.extend(("data.target", c) for c in targets)
-    features = getattr(spec, "features", None)
+    features = spec.features
     if features is not None:
         wanted.extend(("data.features", c) for c in features)
     check_columns(frame, wanted, path.name)

@@ -1,8 +1,6 @@
 """`prepare(data_spec, seed) -> Task`: load, clean, split and describe the data, before any training.
 
-`data_spec` is a `search.spec.DataSpec`; only these attributes are read: source, task,
-validation, test_size, id_column, time_column, label_column, features, target, window,
-horizon, missing, base_dir.
+`data_spec` is a `search.spec.DataSpec`, whose defaults are the only ones: nothing here has its own.
 """
 
 from __future__ import annotations
@@ -32,10 +30,10 @@ def prepare(data_spec, seed: int) -> Task:
     task = data_spec.task
     if task not in HEAD_KINDS:
         raise DataError(f"data.task must be one of {HEAD_KINDS}, but got {task!r}.")
-    missing = getattr(data_spec, "missing", "error")
+    missing = data_spec.missing
     if missing not in MISSING_POLICIES:
         raise DataError(f"data.missing must be one of {MISSING_POLICIES}, but got {missing!r}.")
-    validation = check_fraction(getattr(data_spec, "validation", 0.2), "data.validation")
+    validation = check_fraction(data_spec.validation, "data.validation")
     raw = load(data_spec)
     settings = {"task": task, "missing": missing, "validation": validation, "padding": "pre"}
     if isinstance(raw, Series):
@@ -48,13 +46,13 @@ def load(data_spec) -> Cases | Series:
     source, task = str(data_spec.source), data_spec.task
     if sources.is_builtin(source):
         return sources.load_builtin(source, task)
-    path = files.resolve(source, getattr(data_spec, "base_dir", None))
+    path = files.resolve(source, data_spec.base_dir)
     if path.suffix.lower() == ".npz":
         if task == "forecasting":
             raise DataError(
                 f"Forecasting reads a time-indexed CSV or Parquet table, not {path.name}; convert the series to a table with one column per series."
             )
-        return files.load_npz(path, task, allow_pickle=getattr(data_spec, "allow_pickle", False))
+        return files.load_npz(path, task, allow_pickle=data_spec.allow_pickle)
     if task == "forecasting":
         return files.load_table(path, data_spec)
     return files.load_long(path, data_spec, task)
@@ -63,7 +61,7 @@ def load(data_spec) -> Cases | Series:
 def _prepare_cases(
     cases: Cases, spec, task: str, seed: int, missing: str, validation: float, settings: dict
 ) -> Task:
-    label = getattr(spec, "label_column", "label")
+    label = spec.label_column
     cases = clean_missing(cases, missing, "label" if isinstance(label, str) else "target")
     if len(cases.y) == 0:
         raise DataError(
@@ -76,9 +74,38 @@ def _prepare_cases(
     else:
         y = cases.y.astype(np.float32)
     rng = np.random.default_rng(seed)
-    test_size = getattr(spec, "test_size", None)
+    pool, test = _test_split(cases, strata, classes, spec.test_size, rng, settings)
+    kept, held = split_off(
+        len(pool),
+        validation,
+        rng,
+        codes=None if strata is None else strata[pool],
+        keep_at_least=1,
+        name="validation",
+        where=cases.where,
+    )
+    train, val = pool[kept], pool[held]
 
-    # The source's own test split counts unless the spec asks for a test_size of its own.
+    x = cases.x.astype(np.float32)
+    feature_mean, feature_std = channel_stats(x[train])
+    head = _cases_head(task, classes, y[train])
+    return _task(
+        task,
+        x,
+        y,
+        (train, val, test),
+        head,
+        feature_mean,
+        feature_std,
+        cases.feature_names,
+        classes,
+        settings,
+    )
+
+
+def _test_split(cases: Cases, strata, classes, test_size, rng, settings: dict):
+    """(pool, test) case indices: the source's own test split counts unless the spec asks for a
+    test_size of its own; the pool is split into training and validation next."""
     if cases.is_test is not None and test_size is None:
         test, pool = np.flatnonzero(cases.is_test), np.flatnonzero(~cases.is_test)
         for name, part in (("test", test), ("training", pool)):
@@ -97,60 +124,38 @@ def _prepare_cases(
             check_class_counts(
                 strata[pool], classes, 2, "a stratified validation split", cases.where
             )
-    else:
-        fraction = _test_fraction(test_size, len(y))
-        settings["test_size"] = fraction
-        if strata is not None:
-            check_class_counts(
-                strata, classes, 3, "a stratified test and validation split", cases.where
-            )
-        pool, test = split_off(
-            len(y), fraction, rng, codes=strata, keep_at_least=2, name="test", where=cases.where
+        return pool, test
+    fraction = _test_fraction(test_size, len(cases.y))
+    settings["test_size"] = fraction
+    if strata is not None:
+        check_class_counts(
+            strata, classes, 3, "a stratified test and validation split", cases.where
         )
-    kept, held = split_off(
-        len(pool),
-        validation,
-        rng,
-        codes=None if strata is None else strata[pool],
-        keep_at_least=1,
-        name="validation",
-        where=cases.where,
+    return split_off(
+        len(cases.y), fraction, rng, codes=strata, keep_at_least=2, name="test", where=cases.where
     )
-    train, val = pool[kept], pool[held]
 
-    x = cases.x.astype(np.float32)
-    feature_mean, feature_std = channel_stats(x[train])
+
+def _cases_head(task: str, classes, y_train: np.ndarray) -> Head:
+    """The head for `task`; a regression head carries the training targets' statistics."""
     if task == "classification":
-        head = Head("classification", num_outputs=len(classes))
-    else:
-        target_mean, target_std = channel_stats(y[train])
-        head = Head(
-            task,
-            num_outputs=y.shape[1],
-            target_mean=_floats(target_mean),
-            target_std=_floats(target_std),
-        )
-    return _task(
+        return Head("classification", num_outputs=len(classes))
+    target_mean, target_std = channel_stats(y_train)
+    return Head(
         task,
-        x,
-        y,
-        (train, val, test),
-        head,
-        feature_mean,
-        feature_std,
-        cases.feature_names,
-        classes,
-        settings,
+        num_outputs=y_train.shape[1],
+        target_mean=_floats(target_mean),
+        target_std=_floats(target_std),
     )
 
 
 def _prepare_series(series: Series, spec, missing: str, validation: float, settings: dict) -> Task:
     values = _clean_series(series, missing)
-    window = _positive(getattr(spec, "window", None) or series.default_window, "data.window")
-    horizon = getattr(spec, "horizon", None) or series.default_horizon or 1
+    window = _positive(spec.window or series.default_window, "data.window")
+    horizon = spec.horizon or series.default_horizon or 1
     horizon = _positive(horizon, "data.horizon")
-    stride = _positive(getattr(spec, "stride", 1), "data.stride")
-    test_size = getattr(spec, "test_size", None)
+    stride = _positive(spec.stride, "data.stride")
+    test_size = spec.test_size
     test_size = series.default_test_size if test_size is None else test_size
     train_end, val_end = series_bounds(
         len(values), test_size, validation, window, horizon, series.where

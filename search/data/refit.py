@@ -25,15 +25,27 @@ def with_validation_in_training(task: Task) -> Task:
     """
     x = np.concatenate([task.x_train, task.x_val])
     y = np.concatenate([task.y_train, task.y_val])
-    feature_mean, feature_std = channel_stats(x)
+    return trained_on(task, x, y)
+
+
+def trained_on(task: Task, x_train: np.ndarray, y_train: np.ndarray, **fields) -> Task:
+    """`task` with these training cases, its statistics (features, regression/forecasting
+    targets) fitted on them alone; `fields` replace any other of its fields."""
+    feature_mean, feature_std = channel_stats(x_train)
     head = task.head
     if head.target_mean is not None:
-        target_mean, target_std = channel_stats(y)
+        target_mean, target_std = channel_stats(y_train)
         head = dataclasses.replace(
             head,
             target_mean=tuple(float(v) for v in target_mean),
             target_std=tuple(float(v) for v in target_std),
         )
     return dataclasses.replace(
-        task, x_train=x, y_train=y, head=head, feature_mean=feature_mean, feature_std=feature_std
+        task,
+        x_train=x_train,
+        y_train=y_train,
+        head=head,
+        feature_mean=feature_mean,
+        feature_std=feature_std,
+        **fields,
     )

@@ -2,6 +2,8 @@
 
 Names: `cell` (-> `Architecture.variant`), every other `Architecture` field by its name, and the
 training settings `learning_rate`, `batch_size`. A test pins this list to the Architecture fields.
+The cell names are the registered variants' (cells.registry), read when a spec is checked, so a
+variant registered after this import is a valid `cell`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cells.architecture import ATTENTIONS, VARIANTS
+from cells.architecture import ATTENTIONS, FCN_KINDS
+from cells.registry import variant_names
 from search.spec.fields import is_int, is_number
 
 
@@ -24,7 +27,15 @@ class Domain:
     singular: str
     plural: str
     accepts: Callable[[Any], bool]
-    choices: tuple[str, ...] | None = None
+    # The strings a "str" parameter accepts, or a function that returns them now (cell names).
+    allowed: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None
+    # False where the values are not every integer between two bounds (powers of two): such a
+    # parameter takes a list, never {min, max}.
+    ranges: bool = True
+
+    @property
+    def choices(self) -> tuple[str, ...] | None:
+        return self.allowed() if callable(self.allowed) else self.allowed
 
     def read(self, value: Any) -> Any:
         """`value` as this domain's type (an int for a float parameter becomes a float)."""
@@ -48,6 +59,8 @@ class Domain:
             return f"one of {', '.join(self.choices or ())} or a list of them"
         if self.kind == "bool":
             return "true, false or [false, true]"
+        if not self.ranges:
+            return f"one of the {self.plural} or a list of them"
         return f"a list of {self.plural} or {{min, max}}"
 
 
@@ -64,8 +77,12 @@ def _size(value: Any) -> bool:
     return 1 <= value <= MAX_SIZE
 
 
+def _power_of_two(value: Any) -> bool:
+    return 1 <= value <= MAX_SIZE and value & (value - 1) == 0
+
+
 DOMAINS: dict[str, Domain] = {
-    "cell": Domain("str", "a cell name", "cell names", lambda v: True, VARIANTS),
+    "cell": Domain("str", "a cell name", "cell names", lambda v: True, variant_names),
     "depth": Domain("int", "a positive integer", "positive integers", _size),
     "units": Domain("int", "a positive integer", "positive integers", _size),
     "bidirectional": Domain("bool", "true or false", "booleans", lambda v: True),
@@ -75,6 +92,21 @@ DOMAINS: dict[str, Domain] = {
     "frontend_kernel": Domain(
         "int", "an integer >= 0 (0: none)", "integers >= 0 (0: none)", lambda v: v >= 0
     ),
+    "fcn": Domain(
+        "str",
+        "a convolutional branch kind",
+        "convolutional branch kinds",
+        lambda v: True,
+        FCN_KINDS,
+    ),
+    "fcn_filters": Domain("int", "a positive integer", "positive integers", _size),
+    "downsample": Domain(
+        "int", "a power of two (1: none)", "powers of two (1: none)", _power_of_two, ranges=False
+    ),
+    "ar_highway": Domain(
+        "int", "an integer >= 0 (0: none)", "integers >= 0 (0: none)", lambda v: 0 <= v <= MAX_SIZE
+    ),
+    "revin": Domain("bool", "true or false", "booleans", lambda v: True),
     "attention": Domain("str", "an attention kind", "attention kinds", lambda v: True, ATTENTIONS),
     "attention_units": Domain("int", "a positive integer", "positive integers", _size),
     "dropout": Domain("float", "a number in [0, 1)", "numbers in [0, 1)", lambda v: 0 <= v < 1),

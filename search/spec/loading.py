@@ -12,6 +12,7 @@ import yaml
 
 from search.errors import SpecError
 from search.spec.data_section import parse_data
+from search.spec.first_trials import parse_first_trials
 from search.spec.model import Spec
 from search.spec.problems import Problems, show
 from search.spec.settings_section import parse_ray, parse_search, parse_tracking
@@ -22,6 +23,28 @@ TOP_KEYS = ("name", "data", "space", "search", "tracking", "ray", "results_dir")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # A spec is a few kilobytes; anything far larger is not one.
 _MAX_BYTES = 1_000_000
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading `1e-4` as the number YAML 1.2 (and every user) means.
+
+    PyYAML follows YAML 1.1, where a float needs a dot (`1.0e-4`), so `learning_rate: 1e-4`
+    was the string "1e-4" and the spec refused it.
+    """
+
+
+_SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -42,7 +65,7 @@ def load_spec(path: str | Path) -> Spec:
     except UnicodeDecodeError:
         raise SpecError(f"{path}: is not UTF-8 text; a spec is a YAML file.") from None
     try:
-        mapping = yaml.safe_load(text)
+        mapping = yaml.load(text, Loader=_SpecLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -80,8 +103,14 @@ def _parse(problems: Problems, mapping: Mapping, base_dir: Path, source: str) ->
         name = None
     data = parse_data(problems, mapping.get("data"), base_dir)
     task = data.task if data else _task_hint(mapping.get("data"))
-    space = parse_space(problems, mapping.get("space"))
+    space = parse_space(problems, mapping.get("space"), task=task)
     search = parse_search(problems, mapping.get("search"), task)
+    # Checked even when the rest of `search` has problems: every problem is reported in one pass.
+    given = mapping.get("search") if isinstance(mapping.get("search"), Mapping) else {}
+    algorithm = search.algorithm if search is not None else given.get("algorithm")
+    first = parse_first_trials(problems, given.get("first_trials"), space, task, algorithm)
+    if search is not None:
+        search = dataclasses.replace(search, first_trials=first)
     tracking = parse_tracking(problems, mapping.get("tracking"), name or "search", base_dir)
     ray = parse_ray(problems, mapping.get("ray"))
     results_dir = mapping.get("results_dir")

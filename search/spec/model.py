@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from cells.architecture import Architecture, HeadKind
 from space import Space
@@ -92,12 +92,16 @@ class SearchSettings:
     algorithm: Algorithm = "random"
     # asha stops poor trials early (Ray's ASHAScheduler with max_t = max_epochs).
     scheduler: Scheduler = "asha"
-    max_trials: int = 20
-    max_epochs: int = 30
+    # The default time budget, not max_trials, is what ends a default search.
+    max_trials: int = 100
+    # Convolutional branches on small data need many cheap epochs (the FCN papers train for
+    # hundreds); patience ends a trial that stopped improving long before that.
+    max_epochs: int = 100
     # Epochs without improvement of the objective before a trial stops; None: never early.
-    patience: int | None = 5
-    # Epochs every trial runs before asha/hyperband may stop it.
-    grace_period: int = 1
+    patience: int | None = 20
+    # Epochs every trial runs before asha/hyperband may stop it: at epoch 1 a model's
+    # validation score on a small set says little about where it ends.
+    grace_period: int = 10
     # Trials at once. Default min(2, max_trials): this package's quickstart target is 2 cores.
     concurrency: int = 2
     resources_per_trial: Resources = field(default_factory=Resources)
@@ -106,18 +110,29 @@ class SearchSettings:
     seed: int = 0
     # Retries of one failed trial before it counts as failed.
     max_failures: int = 1
-    # Failed trials in a row before the whole search stops (a broken setup, not bad luck).
+    # Failed trials in a row, before any trial has completed, that stop the whole search (a
+    # broken setup). After one trial completed, failures no longer stop it (a bad region).
     max_consecutive_failures: int = 3
     # The registered model averages the predictions of the top `ensemble` completed trials
     # (1: the best trial alone). On small data the top trials tie on validation and differ on test.
-    ensemble: int = 1
+    ensemble: int = 5
     # Train the registered trial(s) again on training + validation data for their best epoch
-    # count before testing and registering them (AutoKeras' final fit).
-    refit: bool = False
-    # Wall-clock minutes for the trials (Ray Tune's time_budget_s): running trials stop at the
-    # budget and keep their best epoch; refit and registration come after. None: no budget.
-    # It is the search's: `--resume` gets what earlier sessions left (search.json keeps the count).
-    time_budget_minutes: float | None = None
+    # count before testing and registering them (AutoKeras' final fit). Not with folds > 1:
+    # there the fold models together have trained on every case already.
+    refit: bool = True
+    # k-fold cross-validation of each trial's objective over training + validation; the trial's
+    # model averages its k fold models. None ("auto"): 5 folds when the validation split would
+    # hold fewer than 50 cases (search.data.folds), else one holdout. 1: one holdout always.
+    folds: int | None = None
+    # Wall-clock minutes for the whole search, refit and registration included (2 CPU cores get
+    # a competitive model in 10). The trials get it less a 20 % reserve for the refit (Ray
+    # Tune's time_budget_s; running trials stop there and keep their best epoch); the refit
+    # trains only the chosen trials that fit in what is left. None: no budget. It is the
+    # search's: `--resume` gets what earlier sessions left (search.json keeps the count).
+    time_budget_minutes: float | None = 10.0
+    # Configurations (some parameters each; the rest drawn) trained before the algorithm
+    # proposes any: `first_trials: auto` resolves to the task's defaults (search.spec.first_trials).
+    first_trials: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,6 +145,9 @@ class TrackingSettings:
     # Artifact root for a new experiment: <spec folder>/mlartifacts for a local store (sqlite,
     # file), None for a server (it has its own).
     artifact_location: str | None = None
+    # The keys the spec wrote; the others took their defaults. A default uri gives way to
+    # --tracking-uri and $MLFLOW_TRACKING_URI (search.store), one the spec wrote only to the flag.
+    given: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def is_local(self) -> bool:

@@ -72,6 +72,19 @@ def suggestion(word: Any, choices: Iterable[str]) -> str:
     return f" (did you mean `{close[0]}`?)" if close else ""
 
 
+def close_names(name: str, names: Iterable[str], what: str) -> str:
+    """The end of a not-found sentence: 'did you mean `x`?' for names close to `name`, else
+    'the `what` there are a, b.' (the first 10), or 'there are no `what` there.'"""
+    names = sorted(names)
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(f"`{n}`" for n in close) + "?"
+    if not names:
+        return f"there are no {what} there."
+    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    return f"the {what} there are " + ", ".join(names[:10]) + more + "."
+
+
 def join(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
 

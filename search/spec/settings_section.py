@@ -24,25 +24,29 @@ from search.spec.problems import Problems, join, suggestion
 SEARCH_KEYS = (
     "algorithm", "scheduler", "max_trials", "max_epochs", "patience", "grace_period",
     "concurrency", "resources_per_trial", "objective", "seed", "max_failures",
-    "max_consecutive_failures", "ensemble", "refit", "time_budget_minutes",
+    "max_consecutive_failures", "ensemble", "refit", "time_budget_minutes", "folds",
+    "first_trials",
 )  # fmt: skip
 TRACKING_KEYS = ("uri", "experiment", "registered_model", "artifact_location")
 RAY_KEYS = ("address", "num_cpus")
 
-_URI_SCHEMES = re.compile(r"^(sqlite|file|https?|postgresql(\+\w+)?|mysql(\+\w+)?|databricks):")
+URI_SCHEMES = re.compile(r"^(sqlite|file|https?|postgresql(\+\w+)?|mysql(\+\w+)?|databricks):")
+URI_FORMS = "sqlite:///PATH, http(s)://HOST:PORT, postgresql://..., file:PATH or databricks"
 _RAY_ADDRESS = re.compile(r"^(local|auto|ray://[^\s/:]+(:\d+)?|[^\s/:]+:\d+)$")
 # Trials or epochs beyond this are a typo, not a plan (and would overflow trial ids and tables).
 MAX_COUNT = 1_000_000
 # Members of the registered averaging model; more only slows prediction for no measurable gain.
 MAX_ENSEMBLE = 20
+# The dataclass's defaults are the spec's: stated once, in search.spec.model.SearchSettings.
+DEFAULTS = SearchSettings()
 
 
 def parse_search(problems: Problems, value: Any, task: str | None) -> SearchSettings | None:
     path = "search"
     mapping = section(problems, value, path, SEARCH_KEYS)
     f = Fields(problems, mapping, path)
-    max_trials = f.integer("max_trials", 20, minimum=1, maximum=MAX_COUNT)
-    max_epochs = f.integer("max_epochs", 30, minimum=1, maximum=MAX_COUNT)
+    max_trials = f.integer("max_trials", DEFAULTS.max_trials, minimum=1, maximum=MAX_COUNT)
+    max_epochs = f.integer("max_epochs", DEFAULTS.max_epochs, minimum=1, maximum=MAX_COUNT)
     concurrency = f.integer("concurrency", None, minimum=1)
     if concurrency is None:
         concurrency = min(2, max_trials)
@@ -50,7 +54,8 @@ def parse_search(problems: Problems, value: Any, task: str | None) -> SearchSett
         problems.expected(
             join(path, "concurrency"), f"at most max_trials ({max_trials})", concurrency
         )
-    grace_period = f.integer("grace_period", 1, minimum=1)
+    # A short search (max_epochs below the default grace period) is stoppable from its end.
+    grace_period = f.integer("grace_period", min(DEFAULTS.grace_period, max_epochs or 1), minimum=1)
     if grace_period > max_epochs:
         problems.expected(
             join(path, "grace_period"), f"at most max_epochs ({max_epochs})", grace_period
@@ -63,7 +68,7 @@ def parse_search(problems: Problems, value: Any, task: str | None) -> SearchSett
         # `patience: null` switches early stopping off.
         patience=None
         if "patience" in mapping and mapping["patience"] is None
-        else f.integer("patience", 5, minimum=1),
+        else f.integer("patience", DEFAULTS.patience, minimum=1),
         grace_period=grace_period,
         concurrency=concurrency,
         resources_per_trial=_resources(problems, mapping.get("resources_per_trial")),
@@ -71,15 +76,43 @@ def parse_search(problems: Problems, value: Any, task: str | None) -> SearchSett
         seed=f.integer("seed", 0, minimum=0, maximum=2**32 - 1),
         max_failures=f.integer("max_failures", 1, minimum=0),
         max_consecutive_failures=f.integer("max_consecutive_failures", 3, minimum=1),
-        ensemble=f.integer("ensemble", 1, minimum=1, maximum=MAX_ENSEMBLE),
-        refit=f.boolean("refit", False),
-        time_budget_minutes=f.number(
-            "time_budget_minutes", None, above=0, what="a positive number of minutes, or null for no budget"
+        ensemble=f.integer("ensemble", DEFAULTS.ensemble, minimum=1, maximum=MAX_ENSEMBLE),
+        refit=f.boolean("refit", DEFAULTS.refit),
+        folds=_folds(problems, mapping, task),
+        # `time_budget_minutes: null` runs until max_trials, however long that takes.
+        time_budget_minutes=None
+        if "time_budget_minutes" in mapping and mapping["time_budget_minutes"] is None
+        else f.number(
+            "time_budget_minutes",
+            DEFAULTS.time_budget_minutes,
+            above=0,
+            what="a positive number of minutes, or null for no budget",
         ),
     )
+    ensemble = settings["ensemble"]
+    # Only a number the spec wrote: the default (5) quietly averages what a short search has.
+    if "ensemble" in mapping and None not in (ensemble, max_trials) and ensemble > max_trials:
+        problems.expected(join(path, "ensemble"), f"at most max_trials ({max_trials})", ensemble)
     if problems or settings["objective"] is None:
         return None
     return SearchSettings(**settings)
+
+
+def _folds(problems: Problems, mapping: Any, task: str | None) -> int | None:
+    """`search.folds`: auto (or null) for the data-dependent default, 1 for one holdout, or k."""
+    value = mapping.get("folds", "auto") if isinstance(mapping, dict) else "auto"
+    if value in ("auto", None):
+        return DEFAULTS.folds
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 20:
+        problems.expected("search.folds", "auto or a number of folds from 1 to 20", value)
+        return None
+    if value > 1 and task == "forecasting":
+        problems.add(
+            "search.folds",
+            "applies only to classification and regression (forecasting keeps time order); use 1 or auto",
+        )
+        return None
+    return value
 
 
 def _resources(problems: Problems, value: Any) -> Resources:
@@ -102,6 +135,9 @@ def _objective(problems: Problems, value: Any, task: str | None) -> Objective | 
     mapping = section(problems, value, path, ("metric", "mode"))
     f = Fields(problems, mapping, path)
     metric = f.text("metric", DEFAULT_OBJECTIVE[task])
+    # Read before the metric is judged, so a mode that is neither min nor max is reported in the
+    # same pass as a bad metric; whether it fits the metric needs a valid metric.
+    mode = f.text("mode", None, choices=("min", "max"))
     if metric is not None and metric not in allowed:
         problems.expected(
             join(path, "metric"),
@@ -110,7 +146,6 @@ def _objective(problems: Problems, value: Any, task: str | None) -> Objective | 
         )
         return None
     natural = "max" if metric in MAXIMISED_METRICS else "min"
-    mode = f.text("mode", natural, choices=("min", "max"))
     if mode is not None and mode != natural:
         better = "higher" if natural == "max" else "lower"
         problems.expected(join(path, "mode"), f"{natural} ({metric} is better {better})", mode)
@@ -122,14 +157,11 @@ def parse_tracking(
     problems: Problems, value: Any, name: str, base_dir: Path
 ) -> TrackingSettings | None:
     path = "tracking"
-    f = Fields(problems, section(problems, value, path, TRACKING_KEYS), path)
+    mapping = section(problems, value, path, TRACKING_KEYS)
+    f = Fields(problems, mapping, path)
     uri = f.text("uri", "sqlite:///mlflow.db")
-    if uri is not None and not _URI_SCHEMES.match(uri):
-        problems.expected(
-            join(path, "uri"),
-            "sqlite:///PATH, http(s)://HOST:PORT, postgresql://..., file:PATH or databricks",
-            uri,
-        )
+    if uri is not None and not URI_SCHEMES.match(uri):
+        problems.expected(join(path, "uri"), URI_FORMS, uri)
         uri = None
     experiment = f.text("experiment", name)
     model = f.text("registered_model", name)
@@ -142,7 +174,8 @@ def parse_tracking(
         artifacts = str(base_dir / "mlartifacts")
     elif artifacts is not None and "://" not in artifacts:
         artifacts = str((base_dir / Path(artifacts).expanduser()).resolve())
-    return TrackingSettings(uri, experiment, model, artifacts)
+    given = frozenset(k for k, v in mapping.items() if v is not None)
+    return TrackingSettings(uri, experiment, model, artifacts, given)
 
 
 def _absolute_store(uri: str, base_dir: Path) -> str:

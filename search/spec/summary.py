@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# search.budget imports nothing heavy: validate stays instant.
+from search.budget import REFIT_SHARE
 from search.spec.model import Spec
 
 
@@ -14,10 +16,25 @@ def summary(spec: Spec) -> str:
         else ""
     )
     patience = "off" if search.patience is None else f"{search.patience} epochs"
-    budget = "" if search.time_budget_minutes is None else f" within {search.time_budget_minutes:g} minutes"
+    budget = (
+        ""
+        if search.time_budget_minutes is None
+        else f" within {search.time_budget_minutes:g} minutes (the whole search)"
+    )
     registered = f"the average of the top {search.ensemble} trials" if search.ensemble > 1 else ""
     if search.refit:
-        registered = (registered or "the best trial") + ", refit on training + validation"
+        refit = "refit on training + validation"
+        if search.folds in (None, 1):
+            share = f", in the last {REFIT_SHARE * 100:g} % of the time budget"
+            refit += share if search.time_budget_minutes else ""
+            refit += " unless cross-validated" if search.folds is None else ""
+        else:
+            refit = "no refit: the fold models have seen every case"
+        registered = (registered or "the best trial") + ", " + refit
+    if search.folds is None:
+        folds = "auto: 5-fold cross-validation when the validation split holds < 50 cases, else one holdout"
+    else:
+        folds = "one holdout" if search.folds == 1 else f"{search.folds}-fold cross-validation"
     resources = search.resources_per_trial
     lines = [
         f"spec {spec.name!r} is valid",
@@ -27,12 +44,30 @@ def summary(spec: Spec) -> str:
         f"{search.max_epochs} epochs{budget}, {search.concurrency} at a time "
         f"({resources.cpu:g} CPU, {resources.gpu:g} GPU each); early stopping {patience}; "
         f"seed {search.seed}",
-        f"goal:     {search.objective.mode}imise {search.objective.metric}",
+        f"goal:     {search.objective.mode}imise {search.objective.metric}; {folds}",
         f"tracking: {tracking.uri}, experiment {tracking.experiment!r}, "
-        f"model {tracking.registered_model!r}"
-        + (f" ({registered})" if registered else ""),
+        f"model {tracking.registered_model!r}" + (f" ({registered})" if registered else ""),
         f"ray:      {spec.ray.address}",
         f"results:  {spec.results_dir}",
         "space:    " + spec.space.describe(),
     ]
+    if "downsample" not in spec.space.names:
+        lines.append(
+            "  (series longer than 256 steps reach the recurrent stack downsampled to at most 256)"
+        )
+    lines.append(_first_trials(search.first_trials))
     return "\n".join(lines)
+
+
+def _first_trials(first_trials) -> str:
+    if not first_trials:
+        return "first:    none; the search algorithm proposes every trial"
+    count = len(first_trials)
+    rows = [
+        f"first:    {count} trial{'s' if count > 1 else ''} before the algorithm proposes (what one leaves out is drawn):"
+    ]
+    rows += [
+        f"  {number:02d}: " + ", ".join(f"{k}={v}" for k, v in values.items())
+        for number, values in enumerate(first_trials)
+    ]
+    return "\n".join(rows)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -205,3 +207,73 @@ def test_compile_model_turns_xla_on_for_the_attention_wrapper_on_tensorflow(
 def test_errors_name_what_to_fix(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_the_default_architecture_builds_the_same_layers_and_weights_as_before_the_options():
+    # Pinned from the builder before fcn, downsample, ar_highway and revin existed: with them
+    # at their defaults a saved search's models rebuild layer for layer, weight for weight.
+    forecast = Head("forecasting", 2, horizon=3)
+    layouts = {}
+    for head in (CLASSIFY, forecast):
+        model = cells.build_model(Architecture(), (None, 3), head)
+        layers = [(layer.name, type(layer).__name__) for layer in model.layers]
+        layouts[head.kind] = layers, [(w.path, tuple(w.shape)) for w in model.weights]
+    gru = [
+        ("recurrent_0/gru_cell/kernel", (3, 192)),
+        ("recurrent_0/gru_cell/recurrent_kernel", (64, 192)),
+        ("recurrent_0/gru_cell/bias", (2, 192)),
+    ]
+    start = [("series", "InputLayer"), ("standardize", "NanPaddingStandardization")]
+    assert layouts["classification"] == (
+        [*start, ("recurrent_0", "GRU"), ("probabilities", "Dense")],
+        [*gru, ("probabilities/kernel", (64, 3)), ("probabilities/bias", (3,))],
+    )
+    assert layouts["forecasting"] == (
+        [
+            *start,
+            ("recurrent_0", "GRU"),
+            ("head", "Dense"),
+            ("horizon", "Reshape"),
+            ("original_units", "Destandardization"),
+        ],
+        [*gru, ("head/kernel", (64, 6)), ("head/bias", (6,))],
+    )
+
+
+def test_every_option_at_once_trains_and_ignores_padding():
+    keras.utils.set_random_seed(0)
+    head = Head("forecasting", 2, horizon=2, target_mean=(1.0, 0.0), target_std=(2.0, 1.0))
+    arch = Architecture(
+        variant="mgu",
+        units=4,
+        fcn="se_fcn",
+        fcn_filters=4,
+        downsample=2,
+        frontend_kernel=2,
+        ar_highway=3,
+        revin=True,
+    )
+    model = cells.build_model(arch, (None, 3), head, feature_mean=[1.0, 0.0, 0.0])
+    x = RNG.normal(size=(8, 6, 3)).astype("float32")
+    y = x[:, -2:, :2] * 2.0 + 1.0  # learnable from the last steps
+    padded = np.pad(x, ((0, 0), (2, 0), (0, 0)), constant_values=np.nan)
+    np.testing.assert_allclose(_predict(model, padded), _predict(model, x), atol=1e-5)
+    cells.compile_model(model, head, learning_rate=1e-2)
+    losses = model.fit(padded, y, epochs=5, batch_size=8, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"fcn": "lstm_fcn"}, "fcn must be one of ('none', 'fcn', 'se_fcn'), but got 'lstm_fcn'."),
+        ({"fcn_filters": 0}, "fcn_filters must be a positive integer, but got 0."),
+        ({"downsample": 6}, "downsample must be a power of two (1, 2, 4, 8, ...), but got 6."),
+        ({"downsample": 0}, "downsample must be a power of two"),
+        ({"ar_highway": -1}, "ar_highway must be 0 or a positive integer, but got -1."),
+        ({"revin": 1}, "revin must be a bool, but got 1."),
+    ],
+)
+def test_the_new_options_are_validated(fields, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Architecture(**fields)

@@ -1,5 +1,5 @@
-"""A model of every variant saved to `.keras` reloads in a fresh process that imports only
-`cells`, and predicts the same."""
+"""A model of every variant and option saved to `.keras` reloads in a fresh process that
+imports only `cells`, and predicts the same."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 
 import cells
 from cells import Architecture, Head
+from tests.cells.seeded import randomize_layer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,6 +39,20 @@ MORE_MODELS = {
     "minimal_luong": Architecture(variant="minimal", units=4, attention="luong"),
 }
 
+# The options around the recurrent stack, on a forecasting head (revin and ar_highway need one).
+FORECAST = Head("forecasting", 2, horizon=2, target_mean=(0.5, 0.0), target_std=(1.0, 2.0))
+OPTION_MODELS = {
+    "gru_fcn": (Architecture(units=4, fcn="fcn", fcn_filters=4), FORECAST),
+    "mgu_se_fcn_downsample": (
+        Architecture(variant="mgu", units=4, fcn="se_fcn", fcn_filters=4, downsample=4),
+        FORECAST,
+    ),
+    "convgru_revin_ar_highway_downsample": (
+        Architecture(variant="convgru", units=4, downsample=2, revin=True, ar_highway=3),
+        FORECAST,
+    ),
+}
+
 LOADER = textwrap.dedent(
     """
     import json, sys
@@ -57,8 +72,8 @@ LOADER = textwrap.dedent(
 )
 
 
-def test_every_variant_reloads_in_a_fresh_process(tmp_path):
-    _save_and_reload(MODELS, tmp_path)
+def test_every_variant_and_option_reloads_in_a_fresh_process(tmp_path):
+    _save_and_reload({**MODELS, **OPTION_MODELS}, tmp_path)
 
 
 @pytest.mark.slow
@@ -66,16 +81,23 @@ def test_stacked_bidirectional_and_luong_models_reload_in_a_fresh_process(tmp_pa
     _save_and_reload(MORE_MODELS, tmp_path)
 
 
-def _save_and_reload(models: dict[str, Architecture], tmp_path: Path) -> None:
+def _save_and_reload(
+    models: dict[str, Architecture | tuple[Architecture, Head]], tmp_path: Path
+) -> None:
+    """Save each model (an Architecture on a regression head, or an (Architecture, Head)),
+    then load them all in one fresh process and compare the predictions."""
     keras.utils.set_random_seed(0)
     x = np.random.default_rng(0).normal(size=(5, 9, 3)).astype("float32")
     x[:2, :3] = np.nan  # padded steps go through the saved NaN-mask layer too
     np.save(tmp_path / "x.npy", x)
-    head = Head("regression", 2, target_mean=(1.0, -1.0), target_std=(2.0, 0.5))
-    for name, arch in models.items():
+    regression = Head("regression", 2, target_mean=(1.0, -1.0), target_std=(2.0, 0.5))
+    for name, model_spec in models.items():
+        arch, head = model_spec if isinstance(model_spec, tuple) else (model_spec, regression)
         model = cells.build_model(
             arch, (None, 3), head, feature_mean=[0.5, 0.0, -0.5], feature_std=[1.0, 2.0, 3.0]
         )
+        # Batch norm statistics and affine weights away from their initial values too.
+        randomize_layer(model, seed=len(name))
         np.save(tmp_path / f"{name}.npy", model.predict(x, verbose=0))
         model.save(tmp_path / f"{name}.keras")
     (tmp_path / "names.json").write_text(json.dumps(list(models)))

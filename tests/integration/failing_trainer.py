@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from search.searcher import TRIAL_NUMBER_KEY
 from search.trial import train_trial
+from search.trial_result import TRIAL_NUMBER_KEY
 
 # The trial whose configuration is broken.
 FAILING_TRIAL = "1"

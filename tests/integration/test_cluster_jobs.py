@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from search import cluster
-from search.cli import main
+from search.cli import NOT_FOUND_EXIT, UNREACHABLE_EXIT, USER_ERROR_EXIT, main
 from tests.integration import services
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster, pytest.mark.timeout(600)]
@@ -88,7 +88,7 @@ time.sleep(600)
 
 
 def test_unknown_job_is_one_sentence(ray_head, capsys):
-    assert main(["status", "no-such-job", "--address", ray_head.dashboard_url]) == 2
+    assert main(["status", "no-such-job", "--address", ray_head.dashboard_url]) == NOT_FOUND_EXIT
     err = capsys.readouterr().err
     assert err.startswith("error: There is no job 'no-such-job' on the Ray cluster at ")
     assert err.count("\n") == 1
@@ -96,7 +96,7 @@ def test_unknown_job_is_one_sentence(ray_head, capsys):
 
 def test_an_address_that_does_not_answer_is_one_sentence(capsys):
     address = f"http://127.0.0.1:{services.free_port()}"
-    assert main(["jobs", "--address", address]) == 2
+    assert main(["jobs", "--address", address]) == UNREACHABLE_EXIT
     err = capsys.readouterr().err
     assert err.startswith(f"error: The Ray cluster at {address} is not answering (")
     assert "fix --address / RAY_ADDRESS." in err
@@ -104,7 +104,7 @@ def test_an_address_that_does_not_answer_is_one_sentence(capsys):
 
 def test_a_wrong_token_is_one_sentence(ray_head, capsys, monkeypatch):
     monkeypatch.setenv("RAY_AUTH_TOKEN", "not-the-token")
-    assert main(["jobs", "--address", ray_head.dashboard_url]) == 2
+    assert main(["jobs", "--address", ray_head.dashboard_url]) == USER_ERROR_EXIT
     err = capsys.readouterr().err
     assert (
         "uses token authentication and this machine sent a token it rejected (HTTP 403); set RAY_AUTH_TOKEN"
@@ -116,11 +116,16 @@ def test_launch_refuses_a_bad_tracking_store_before_submitting(ray_head, tmp_pat
     target = cluster.Cluster(ray_head.dashboard_url)
     before = {job.job_id for job in target.jobs()}
     down = f"http://127.0.0.1:{services.free_port()}"
-    for uri, message in [
-        (down, f"error: The MLflow tracking server at {down} is not answering ({down}/health: "),
+    for uri, message, code in [
+        (
+            down,
+            f"error: The MLflow tracking server at {down} is not answering ({down}/health: ",
+            UNREACHABLE_EXIT,
+        ),
         (
             "sqlite:///mlflow.db",
             "a store on this machine that trials on other machines cannot share; ",
+            USER_ERROR_EXIT,
         ),
     ]:
         spec = tmp_path / "spec.yaml"
@@ -128,7 +133,7 @@ def test_launch_refuses_a_bad_tracking_store_before_submitting(ray_head, tmp_pat
             "name: refused\ndata: {source: 'aeon:UnitTest', task: classification}\n"
             f"tracking: {{uri: '{uri}'}}\n"
         )
-        assert main(["launch", str(spec), "--address", ray_head.dashboard_url]) == 2
+        assert main(["launch", str(spec), "--address", ray_head.dashboard_url]) == code
         err = capsys.readouterr().err
         assert err.startswith(message) or message in err, err
         assert err.count("\n") == 1

@@ -66,6 +66,11 @@ def _write_spec(folder, name: str, server_uri: str, *, max_trials: int, max_epoc
             "concurrency": 2,
             "resources_per_trial": {"cpu": 1, "gpu": 0},
             "seed": 0,
+            # The cluster's machinery, not the defaults: one holdout, one model, no refit or budget.
+            "folds": 1,
+            "ensemble": 1,
+            "refit": False,
+            "time_budget_minutes": None,
         },
         "tracking": {"uri": server_uri},
         # Overwritten by launch (the job joins the cluster): proves a laptop spec runs unchanged.

@@ -12,7 +12,7 @@ def test_a_failed_refit_keeps_the_trials_model_and_a_good_one_writes_its_file(tm
 
     from search.refit import refit_members
     from search.tracking import Tracker
-    from search.tune import TrialOutcome
+    from search.trial_result import TrialOutcome
     from tests.search.test_trial import _settings, _task
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
@@ -22,17 +22,37 @@ def test_a_failed_refit_keeps_the_trials_model_and_a_good_one_writes_its_file(tm
     settings = _settings(tracking_uri=uri, experiment_id=experiment, parent_run_id=parent)
 
     def member(number, units):
-        return TrialOutcome(number, {"cell": "gru", "units": units, "batch_size": 16}, "COMPLETED", 1.0, 0.1,
-                            2, 2, None, f"/checkpoints/{number}/model.keras", {})
+        return TrialOutcome(
+            number,
+            {"cell": "gru", "units": units, "batch_size": 16},
+            "COMPLETED",
+            1.0,
+            0.1,
+            2,
+            2,
+            None,
+            f"/checkpoints/{number}/model.keras",
+            {},
+        )
 
+    ray.shutdown()  # a search earlier in this process leaves its local Ray connected
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
-        refits = refit_members([member("007", 8), member("008", -1)], _task(), settings, cpus=1, gpus=0,
-                               results_dir=str(tmp_path), max_retries=0)
+        refits = refit_members(
+            [member("007", 8), member("008", -1)],
+            _task(),
+            settings,
+            cpus=1,
+            gpus=0,
+            results_dir=str(tmp_path),
+            max_retries=0,
+        )
     finally:
         ray.shutdown()
     good, bad = refits
-    assert good.succeeded and good.epochs == 2 and good.model_file == str(tmp_path / "refit-007.keras")
+    assert (
+        good.succeeded and good.epochs == 2 and good.model_file == str(tmp_path / "refit-007.keras")
+    )
     assert (tmp_path / "refit-007.keras").stat().st_size > 0
     # The failed refit: the trial's own checkpoint stays the member, with the worker's reason.
     assert not bad.succeeded and bad.model_file == "/checkpoints/008/model.keras"

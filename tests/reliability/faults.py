@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from unittest import mock
 
-from search.searcher import TRIAL_NUMBER_KEY
 from search.trial import train_trial
+from search.trial_result import TRIAL_NUMBER_KEY
 
 # Files in the signal folder: the pid of the worker waiting to be killed, and the mark the
 # test writes before it kills it (so the retry does not wait again).
@@ -54,11 +54,20 @@ def _nan_compile(original):
 def _out_of_memory(*args, **kwargs):
     import tensorflow as tf
 
-    raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[4096,4096,4096]")
+    raise tf.errors.ResourceExhaustedError(
+        None, None, "OOM when allocating tensor with shape[4096,4096,4096]"
+    )
 
 
-def make_trainer(signals: str, *, kill: str | None = None, nan: str | None = None, oom: str | None = None,
-                 kill_at_epoch: int = 2, epoch_sleep_s: float = 0.0):
+def make_trainer(
+    signals: str,
+    *,
+    kill: str | None = None,
+    nan: str | None = None,
+    oom: str | None = None,
+    kill_at_epoch: int = 2,
+    epoch_sleep_s: float = 0.0,
+):
     """A trainer: trial `kill` hangs to be SIGKILLed, `nan` diverges, `oom` runs out of memory."""
 
     def trainer(values, task, settings, report):
@@ -66,11 +75,15 @@ def make_trainer(signals: str, *, kill: str | None = None, nan: str | None = Non
         if epoch_sleep_s:
             report = _Slow(report, epoch_sleep_s)
         if number == kill:
-            return train_trial(values, task, settings, _WaitToBeKilled(report, Path(signals), kill_at_epoch))
+            return train_trial(
+                values, task, settings, _WaitToBeKilled(report, Path(signals), kill_at_epoch)
+            )
         if number == nan:
             import cells.builder
 
-            with mock.patch.object(cells.builder, "compile_model", _nan_compile(cells.builder.compile_model)):
+            with mock.patch.object(
+                cells.builder, "compile_model", _nan_compile(cells.builder.compile_model)
+            ):
                 return train_trial(values, task, settings, report)
         if number == oom:
             import keras

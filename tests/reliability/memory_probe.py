@@ -46,20 +46,38 @@ class _NullTracker:
 def main(trials: int) -> None:
     from cells.architecture import Head
     from search.data.task import Task
-    from search.searcher import TRIAL_NUMBER_KEY
-    from search.trial import TrialSettings, train_trial
+    from search.trial import train_trial
+    from search.trial_result import TRIAL_NUMBER_KEY
+    from tests.fakes import offline_settings
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 12, 3)).astype("float32")
     y = (x[:, :, 0].sum(axis=1) > 0).astype("int64")
-    task = Task("classification", x[:80], y[:80], x[80:100], y[80:100], x[100:], y[100:], Head("classification", 2),
-                np.zeros(3, "float32"), np.ones(3, "float32"), ("a", "b", "c"), ("0", "1"), "fp")
-    settings = TrialSettings(objective="val_accuracy", mode="max", max_epochs=2, patience=None, cpus=1,
-                             tracking_uri="unused", experiment_id="e", parent_run_id="p", seed=0)
+    task = Task(
+        "classification",
+        x[:80],
+        y[:80],
+        x[80:100],
+        y[80:100],
+        x[100:],
+        y[100:],
+        Head("classification", 2),
+        np.zeros(3, "float32"),
+        np.ones(3, "float32"),
+        ("a", "b", "c"),
+        ("0", "1"),
+        "fp",
+    )
+    settings = offline_settings(objective="val_accuracy", mode="max", max_epochs=2)
     cells, units = ["gru", "minimal", "mgu"], [8, 16]
     for number in range(trials):
-        values = {"cell": cells[number % 3], "units": units[number % 2], "learning_rate": 0.01, "batch_size": 16,
-                  TRIAL_NUMBER_KEY: str(number)}
+        values = {
+            "cell": cells[number % 3],
+            "units": units[number % 2],
+            "learning_rate": 0.01,
+            "batch_size": 16,
+            TRIAL_NUMBER_KEY: str(number),
+        }
         train_trial(values, task, settings, lambda metrics, checkpoint: None, _NullTracker())
         if os.environ.get("PROBE_TRIM"):
             import ctypes
@@ -67,7 +85,10 @@ def main(trials: int) -> None:
 
             gc.collect()
             ctypes.CDLL("libc.so.6").malloc_trim(0)
-        print(json.dumps({"trial": number, "rss_mb": round(rss_mb(), 1), "objects": live_objects()}), flush=True)
+        print(
+            json.dumps({"trial": number, "rss_mb": round(rss_mb(), 1), "objects": live_objects()}),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,22 @@ CASES_RUN: list[str] = []
 VALID = {
     "name": "corpus",
     "data": {"source": "d.csv", "task": "classification"},
-    "space": {"cell": ["gru", "minimal"], "units": [8, 16], "learning_rate": {"min": 1e-3, "max": 1e-2, "log": True}},
-    "search": {"algorithm": "random", "max_trials": 2, "max_epochs": 2, "objective": {"metric": "val_accuracy", "mode": "max"}},
+    "space": {
+        "cell": ["gru", "minimal"],
+        "units": [8, 16],
+        "learning_rate": {"min": 1e-3, "max": 1e-2, "log": True},
+    },
+    "search": {
+        "algorithm": "random",
+        "max_trials": 2,
+        "max_epochs": 2,
+        "objective": {"metric": "val_accuracy", "mode": "max"},
+        # Machinery, not the defaults: one holdout, one model, no refit, no budget.
+        "folds": 1,
+        "ensemble": 1,
+        "refit": False,
+        "time_budget_minutes": None,
+    },
     "tracking": {"uri": "sqlite:///mlflow.db"},
     "ray": {"address": "local", "num_cpus": 1},
 }
@@ -83,7 +97,9 @@ def assert_user_error(code: int, err: str, *, one_line: bool = True) -> None:
 
 def write_spec(folder: Path, mapping, name: str = "spec.yaml") -> Path:
     path = folder / name
-    path.write_text(yaml.safe_dump(mapping, sort_keys=False) if not isinstance(mapping, str | bytes) else "")
+    path.write_text(
+        yaml.safe_dump(mapping, sort_keys=False) if not isinstance(mapping, str | bytes) else ""
+    )
     if isinstance(mapping, str):
         path.write_text(mapping)
     elif isinstance(mapping, bytes):
@@ -120,7 +136,9 @@ SPEC_CASES = {
     "learning rate inf": _with(("space", "learning_rate"), float("inf")),
     "learning rate nan": _with(("space", "learning_rate"), float("nan")),
     "learning rate reversed range": _with(("space", "learning_rate"), {"min": 1e-2, "max": 1e-3}),
-    "learning rate log from zero": _with(("space", "learning_rate"), {"min": 0.0, "max": 1e-3, "log": True}),
+    "learning rate log from zero": _with(
+        ("space", "learning_rate"), {"min": 0.0, "max": 1e-3, "log": True}
+    ),
     "unknown cell": _with(("space", "cell"), ["gru", "lstm"]),
     "unknown parameter": _with(("space", "unitz"), [8]),
     "unknown top key": _with(("searhc",), {"max_trials": 2}),
@@ -143,8 +161,12 @@ SPEC_CASES = {
     "concurrency zero": _with(("search", "concurrency"), 0),
     "seed negative": _with(("search", "seed"), -1),
     "cpu per trial negative": _with(("search", "resources_per_trial"), {"cpu": -1, "gpu": 0}),
-    "condition on an unknown parameter": _with(("space", "depth"), {"values": [1, 2], "when": {"nope": [1]}}),
-    "condition on an impossible value": _with(("space", "depth"), {"values": [1, 2], "when": {"cell": ["lstm"]}}),
+    "condition on an unknown parameter": _with(
+        ("space", "depth"), {"values": [1, 2], "when": {"nope": [1]}}
+    ),
+    "condition on an impossible value": _with(
+        ("space", "depth"), {"values": [1, 2], "when": {"cell": ["lstm"]}}
+    ),
     "condition on itself": _with(("space", "depth"), {"values": [1, 2], "when": {"depth": [1]}}),
     "space empty": _with(("space",), {}),
     "space as list": _with(("space",), [1, 2]),
@@ -222,7 +244,9 @@ _MAPPING_PATHS = [p for p, v in _paths(VALID) if isinstance(v, dict) and p != ("
 _LEAF_PATHS = [p for p, v in _paths(VALID) if p and not isinstance(v, dict)]
 # Values no field accepts: a mapping whose only key is unknown, lists of those, nulls in lists.
 _WRONG = st.one_of(
-    st.dictionaries(st.sampled_from(["zz", "__class__", "bad key"]), st.integers(), min_size=1, max_size=2),
+    st.dictionaries(
+        st.sampled_from(["zz", "__class__", "bad key"]), st.integers(), min_size=1, max_size=2
+    ),
     st.lists(st.dictionaries(st.just("zz"), st.none(), min_size=1), min_size=1, max_size=2),
 )
 
@@ -233,14 +257,18 @@ def mutations(draw):
     kind = draw(st.sampled_from(["unknown key", "wrong value", "missing", "several"]))
     count = draw(st.integers(2, 4)) if kind == "several" else 1
     for _ in range(count):
-        choice = kind if kind != "several" else draw(st.sampled_from(["unknown key", "wrong value"]))
+        choice = (
+            kind if kind != "several" else draw(st.sampled_from(["unknown key", "wrong value"]))
+        )
         if choice == "unknown key":
             path = draw(st.sampled_from(_MAPPING_PATHS))
             node = spec
             for key in path:
                 node = node[key]
             if isinstance(node, dict):
-                node["zz_" + draw(st.text("abcdefgh", min_size=1, max_size=6))] = draw(st.integers() | st.text(max_size=5))
+                node["zz_" + draw(st.text("abcdefgh", min_size=1, max_size=6))] = draw(
+                    st.integers() | st.text(max_size=5)
+                )
         elif choice == "wrong value":
             path = draw(st.sampled_from(_LEAF_PATHS))
             node = spec
@@ -249,7 +277,9 @@ def mutations(draw):
             if isinstance(node, dict):
                 node[path[-1]] = draw(_WRONG)
         else:
-            path = draw(st.sampled_from([("name",), ("data",), ("data", "source"), ("data", "task")]))
+            path = draw(
+                st.sampled_from([("name",), ("data",), ("data", "source"), ("data", "task")])
+            )
             node = spec
             for key in path[:-1]:
                 node = node[key]
@@ -257,7 +287,11 @@ def mutations(draw):
     return spec
 
 
-@settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=70,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(mutations())
 def test_mutated_specs(tmp_path_factory, capsys, spec):
     folder = tmp_path_factory.mktemp("mutation")
@@ -349,7 +383,10 @@ DATA_CASES = {
     "missing label column": _edit(_drop("label")),
     "missing id column": _edit(_drop("sequence_id")),
     "misspelled time column": lambda folder: (_csv(folder, _frame()), {"time_column": "tme"}),
-    "misspelled label column in the spec": lambda folder: (_csv(folder, _frame()), {"label_column": "labl"}),
+    "misspelled label column in the spec": lambda folder: (
+        _csv(folder, _frame()),
+        {"label_column": "labl"},
+    ),
     "renamed label column": _edit(_rename("label", "lable")),
     "nan feature": _edit(_set("f1", 5, np.nan)),
     "inf feature": _edit(_set("f1", 5, np.inf)),
@@ -379,20 +416,34 @@ def test_broken_data(case, tmp_path, capsys):
 
 
 def test_missing_data_file(tmp_path, capsys):
-    code, err = run_cli(tmp_path, write_spec(tmp_path, {**VALID, "data": {"source": "gone.csv", "task": "classification"}}), capsys)
+    code, err = run_cli(
+        tmp_path,
+        write_spec(tmp_path, {**VALID, "data": {"source": "gone.csv", "task": "classification"}}),
+        capsys,
+    )
     assert_user_error(code, err, one_line=False)
     assert "gone.csv" in err
 
 
 def test_data_path_is_a_folder(tmp_path, capsys):
     (tmp_path / "dir.csv").mkdir()
-    code, err = run_cli(tmp_path, write_spec(tmp_path, {**VALID, "data": {"source": "dir.csv", "task": "classification"}}), capsys)
+    code, err = run_cli(
+        tmp_path,
+        write_spec(tmp_path, {**VALID, "data": {"source": "dir.csv", "task": "classification"}}),
+        capsys,
+    )
     assert_user_error(code, err, one_line=False)
 
 
 # -- the real executable ---------------------------------------------------------------------------
 
-SUBPROCESS_CASES = ["unknown top key", "python object tag", "binary garbage csv", "nan feature", "missing data file"]
+SUBPROCESS_CASES = [
+    "unknown top key",
+    "python object tag",
+    "binary garbage csv",
+    "nan feature",
+    "missing data file",
+]
 
 
 @pytest.mark.slow
@@ -406,12 +457,27 @@ def test_through_the_executable(case, tmp_path):
     elif case in DATA_CASES:
         spec = write_spec(tmp_path, {**VALID, "data": _data_section(DATA_CASES[case](tmp_path))})
     else:
-        spec = write_spec(tmp_path, {**VALID, "data": {"source": "gone.csv", "task": "classification"}})
+        spec = write_spec(
+            tmp_path, {**VALID, "data": {"source": "gone.csv", "task": "classification"}}
+        )
     before = _files(tmp_path)
     cli_path = Path(sys.executable).with_name("gru-search")
-    done = subprocess.run([str(cli_path), "run", str(spec), "--quiet"], cwd=tmp_path, capture_output=True, text=True,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
-    err = "\n".join(line for line in done.stderr.splitlines() if line.startswith("error: ") or "Traceback" in line or line.startswith(("  ", "-"))) + "\n"
+    done = subprocess.run(
+        [str(cli_path), "run", str(spec), "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=300,
+    )
+    err = (
+        "\n".join(
+            line
+            for line in done.stderr.splitlines()
+            if line.startswith("error: ") or "Traceback" in line or line.startswith(("  ", "-"))
+        )
+        + "\n"
+    )
     assert done.returncode == 2, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     assert err.startswith("error: "), done.stderr[-2000:]
@@ -422,4 +488,6 @@ def test_corpus_size():
     """At least 100 broken inputs (the hypothesis mutations count once per generated example)."""
     hand_written = len(SPEC_CASES) + len(RAW_SPECS) + len(DATA_CASES) + 5
     assert hand_written + 70 >= 100
-    print(f"\nbad-input corpus: {hand_written} hand-written + 70 generated mutations + {len(SUBPROCESS_CASES)} via the executable")
+    print(
+        f"\nbad-input corpus: {hand_written} hand-written + 70 generated mutations + {len(SUBPROCESS_CASES)} via the executable"
+    )

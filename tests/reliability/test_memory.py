@@ -25,8 +25,14 @@ MAX_OBJECT_GROWTH_LAST_HALF = 5_000
 
 def test_fifty_trials_do_not_grow_memory_without_bound():
     root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-m", "tests.reliability.memory_probe", str(TRIALS)], cwd=root,
-                          capture_output=True, text=True, timeout=900, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.reliability.memory_probe", str(TRIALS)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(rows) == TRIALS
@@ -35,8 +41,10 @@ def test_fifty_trials_do_not_grow_memory_without_bound():
     first, middle, last = rss[0], rss[half - 1], rss[-1]
     growth = last - middle
     per_trial_kb = 1024 * growth / (TRIALS - half)
-    print(f"\nRSS after trial 1: {first:.0f} MB, trial {half}: {middle:.0f} MB, trial {TRIALS}: {last:.0f} MB; "
-          f"growth over the last {TRIALS - half} trials {growth:+.1f} MB ({per_trial_kb:+.0f} kB/trial), "
-          f"{objects[-1] - objects[half - 1]:+d} live objects")
+    print(
+        f"\nRSS after trial 1: {first:.0f} MB, trial {half}: {middle:.0f} MB, trial {TRIALS}: {last:.0f} MB; "
+        f"growth over the last {TRIALS - half} trials {growth:+.1f} MB ({per_trial_kb:+.0f} kB/trial), "
+        f"{objects[-1] - objects[half - 1]:+d} live objects"
+    )
     assert growth < MAX_GROWTH_LAST_HALF_MB
     assert objects[-1] - objects[half - 1] < MAX_OBJECT_GROWTH_LAST_HALF

@@ -48,7 +48,7 @@ def test_load_model_refuses_a_lambda_layer(evil):
 @pytest.mark.slow
 def test_pull_refuses_a_registered_model_with_a_lambda_layer(evil, tmp_path, capsys):
     import search
-    from search import registry
+    from search import packaging
     from search.tracking import Tracker
 
     path, marker = evil
@@ -56,14 +56,19 @@ def test_pull_refuses_a_registered_model_with_a_lambda_layer(evil, tmp_path, cap
     tracker = Tracker(uri)
     experiment = tracker.ensure_experiment("evil")
     run = tracker.start_search(experiment, "evil", {}, "{}")
-    model_dir = registry.package(str(path), {"search": "evil"}, str(tmp_path / "model"), input_shape=(4, 2), output_shape=(1,))
+    model_dir = packaging.package(
+        str(path), {"search": "evil"}, str(tmp_path / "model"), input_shape=(4, 2)
+    )
     tracker.register("evil", tracker.log_artifacts(run, model_dir, "model"), run, {})
     out = tmp_path / "pulled"
     code = cli.main(["pull", "evil/1", "-o", str(out), "--tracking-uri", uri])
     err = capsys.readouterr().err
     assert code == 2
     last = err.strip().splitlines()[-1]  # MLflow logs its store creation above
-    assert last.startswith("error: Refusing to load the model evil/1: it holds Python code") and "Traceback" not in err
+    assert (
+        last.startswith("error: Refusing to load the model evil/1: it holds Python code")
+        and "Traceback" not in err
+    )
     assert not (out / "model.keras").exists()
     with pytest.raises(GruSearchError, match="Refusing to load"):
         search.load_model("models:/evil/1", tracking_uri=uri)
@@ -81,10 +86,16 @@ def test_specs_are_read_with_a_safe_loader(tmp_path):
     assert not (tmp_path / "ran").exists()
 
 
-@pytest.mark.parametrize("results_dir", ["/etc/gru", "../../outside", "results/../../outside", "~/elsewhere"])
+@pytest.mark.parametrize(
+    "results_dir", ["/etc/gru", "../../outside", "results/../../outside", "~/elsewhere"]
+)
 def test_launched_specs_cannot_leave_their_folder(tmp_path, results_dir):
     spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump({"name": "s", "data": {"source": "aeon:UnitTest"}, "results_dir": results_dir}))
+    spec.write_text(
+        yaml.safe_dump(
+            {"name": "s", "data": {"source": "aeon:UnitTest"}, "results_dir": results_dir}
+        )
+    )
     with pytest.raises(SpecError, match="leaves the job's folder on the cluster"):
         staging.stage(spec)
 
@@ -94,16 +105,29 @@ def test_launched_specs_keep_paths_inside_and_take_an_operator_folder(tmp_path):
 
     spec = tmp_path / "spec.yaml"
     (tmp_path / "d.csv").write_text("sequence_id,time,f0,label\n")
-    spec.write_text(yaml.safe_dump({"name": "s", "data": {"source": "../" + tmp_path.name + "/d.csv"}, "results_dir": "results/s"}))
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "name": "s",
+                "data": {"source": "../" + tmp_path.name + "/d.csv"},
+                "results_dir": "results/s",
+            }
+        )
+    )
     folder = staging.stage(spec)
     try:
         staged = yaml.safe_load((folder / staging.STAGED_SPEC).read_text())
         assert staged["data"]["source"] == "data/d.csv" and staged["results_dir"] == "results/s"
     finally:
         shutil.rmtree(folder)
-    folder = staging.stage(spec, results_dir="/ray_results")  # --results-dir: the operator's shared folder
+    folder = staging.stage(
+        spec, results_dir="/ray_results"
+    )  # --results-dir: the operator's shared folder
     try:
-        assert yaml.safe_load((folder / staging.STAGED_SPEC).read_text())["results_dir"] == "/ray_results"
+        assert (
+            yaml.safe_load((folder / staging.STAGED_SPEC).read_text())["results_dir"]
+            == "/ray_results"
+        )
     finally:
         shutil.rmtree(folder)
 
@@ -123,7 +147,9 @@ def test_compose_credentials_come_from_env_and_only_the_example_is_committed():
     # Required, never defaulted in the compose file: compose stops with the message if unset.
     assert "${POSTGRES_PASSWORD:?" in text and "${RAY_AUTH_TOKEN:?" in text
     assert "POSTGRES_PASSWORD:-" not in text and "RAY_AUTH_TOKEN:-" not in text
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert ".env.example" in tracked and ".env" not in tracked
     assert ".env" in (ROOT / ".gitignore").read_text().split()
     example = (ROOT / ".env.example").read_text()

@@ -46,10 +46,14 @@ class Server:
         argv = mlflow_argv(f"sqlite:///{self.root}/mlflow.db", self.root / "artifacts", self.port)
         env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
         log = open(self.root / f"server-{self.starts}.log", "wb")  # noqa: SIM115 - lives with the process
-        self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
         self.starts += 1
         while not http_ok(self.uri + "/health"):
-            assert self.process.poll() is None, (self.root / f"server-{self.starts - 1}.log").read_text()[-2000:]
+            assert self.process.poll() is None, (
+                self.root / f"server-{self.starts - 1}.log"
+            ).read_text()[-2000:]
             assert time.monotonic() - began < timeout, "mlflow server did not answer"
             time.sleep(0.3)
         return time.monotonic() - began
@@ -69,18 +73,42 @@ def server(tmp_path_factory):
     server.kill()
 
 
-def _spec(folder: Path, name: str, uri: str, space: dict, *, max_trials=3, max_epochs=6, model=None, concurrency=2):
+def _spec(
+    folder: Path,
+    name: str,
+    uri: str,
+    space: dict,
+    *,
+    max_trials=3,
+    max_epochs=6,
+    model=None,
+    concurrency=2,
+):
     from search.spec import parse_spec
 
-    return parse_spec({
-        "name": name,
-        "data": {"source": "aeon:UnitTest", "task": "classification"},
-        "space": space,
-        "search": {"algorithm": "random", "scheduler": "fifo", "max_trials": max_trials, "max_epochs": max_epochs,
-                   "concurrency": concurrency, "objective": {"metric": "val_loss", "mode": "min"}, "seed": 0},
-        "tracking": {"uri": uri, **({"registered_model": model} if model else {})},
-        "ray": {"address": "local", "num_cpus": 2},
-    }, folder)
+    return parse_spec(
+        {
+            "name": name,
+            "data": {"source": "aeon:UnitTest", "task": "classification"},
+            "space": space,
+            "search": {
+                "algorithm": "random",
+                "scheduler": "fifo",
+                "max_trials": max_trials,
+                "max_epochs": max_epochs,
+                "concurrency": concurrency,
+                "objective": {"metric": "val_loss", "mode": "min"},
+                "seed": 0,
+                "folds": 1,
+                "ensemble": 1,
+                "refit": False,
+                "time_budget_minutes": None,
+            },
+            "tracking": {"uri": uri, **({"registered_model": model} if model else {})},
+            "ray": {"address": "local", "num_cpus": 2},
+        },
+        folder,
+    )
 
 
 def test_metrics_survive_a_server_restart(server, tmp_path):
@@ -89,7 +117,9 @@ def test_metrics_survive_a_server_restart(server, tmp_path):
 
     import search
 
-    spec = _spec(tmp_path, "restart-server", server.uri, {"cell": ["gru", "minimal"], "units": [8, 12]})
+    spec = _spec(
+        tmp_path, "restart-server", server.uri, {"cell": ["gru", "minimal"], "units": [8, 12]}
+    )
     outage: dict = {}
 
     def restart_when_trials_log():
@@ -111,13 +141,17 @@ def test_metrics_survive_a_server_restart(server, tmp_path):
     restarter.start()
     faults.register()
     try:
-        result = search.run(spec, quiet=True, trainer=faults.make_trainer(str(tmp_path), epoch_sleep_s=1.5))
+        result = search.run(
+            spec, quiet=True, trainer=faults.make_trainer(str(tmp_path), epoch_sleep_s=1.5)
+        )
     finally:
         ray.shutdown()
     restarter.join(timeout=300)
     assert outage, "the server was never restarted"
     client = MlflowClient(server.uri)
-    runs = client.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
+    runs = client.search_runs(
+        [result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'"
+    )
     assert len(runs) == len(result.trials) == 3
     logged = 0
     for run in runs:
@@ -128,7 +162,9 @@ def test_metrics_survive_a_server_restart(server, tmp_path):
             assert steps == list(range(1, outcome.epochs + 1)), (metric, steps)
             logged += len(steps)
     assert client.get_run(result.parent_run_id).info.status == "FINISHED"
-    print(f"\nserver restart: down {outage['seconds']:.1f} s mid-search; {logged} per-epoch values in MLflow, 0 lost")
+    print(
+        f"\nserver restart: down {outage['seconds']:.1f} s mid-search; {logged} per-epoch values in MLflow, 0 lost"
+    )
 
 
 def test_promotions_racing_on_one_model_leave_the_best_champion(server):
@@ -171,23 +207,55 @@ def test_two_searches_at_once_register_both_and_crown_the_better(server, tmp_pat
     from mlflow import MlflowClient
 
     procs = []
-    for index, space in enumerate(({"cell": "gru", "units": [8, 16]}, {"cell": "minimal", "units": [4, 12]})):
+    for index, space in enumerate(
+        ({"cell": "gru", "units": [8, 16]}, {"cell": "minimal", "units": [4, 12]})
+    ):
         folder = tmp_path / f"s{index}"
         folder.mkdir()
-        (folder / "spec.yaml").write_text(yaml.safe_dump({
-            "name": f"twin-{index}",
-            "data": {"source": "aeon:UnitTest", "task": "classification"},
-            "space": {**space, "learning_rate": 0.02},
-            "search": {"algorithm": "random", "scheduler": "fifo", "max_trials": 2, "max_epochs": 3, "concurrency": 1,
-                       "objective": {"metric": "val_loss", "mode": "min"}, "seed": 0},
-            "tracking": {"uri": server.uri, "experiment": "twins", "registered_model": "twin"},
-            "ray": {"address": "local", "num_cpus": 1},
-        }))
+        (folder / "spec.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "name": f"twin-{index}",
+                    "data": {"source": "aeon:UnitTest", "task": "classification"},
+                    "space": {**space, "learning_rate": 0.02},
+                    "search": {
+                        "algorithm": "random",
+                        "scheduler": "fifo",
+                        "max_trials": 2,
+                        "max_epochs": 3,
+                        "concurrency": 1,
+                        "objective": {"metric": "val_loss", "mode": "min"},
+                        "seed": 0,
+                        "folds": 1,
+                        "ensemble": 1,
+                        "refit": False,
+                        "time_budget_minutes": None,
+                    },
+                    "tracking": {
+                        "uri": server.uri,
+                        "experiment": "twins",
+                        "registered_model": "twin",
+                    },
+                    "ray": {"address": "local", "num_cpus": 1},
+                }
+            )
+        )
         # Short: Ray's socket paths under it must stay within 107 bytes.
         ray_tmp = tempfile.mkdtemp(prefix="gsr-", dir="/tmp")
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_TMPDIR": ray_tmp}
-        procs.append((ray_tmp, subprocess.Popen([CLI, "run", "spec.yaml", "--quiet"], cwd=folder, env=env,
-                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+        procs.append(
+            (
+                ray_tmp,
+                subprocess.Popen(
+                    [CLI, "run", "spec.yaml", "--quiet"],
+                    cwd=folder,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+            )
+        )
     try:
         outputs = [(p.communicate(timeout=900), p.returncode) for _, p in procs]
     finally:
@@ -203,5 +271,7 @@ def test_two_searches_at_once_register_both_and_crown_the_better(server, tmp_pat
     assert len(versions) == 2
     best = min(versions, key=lambda v: float(v.tags["objective_value"]))
     assert client.get_model_version_by_alias("twin", "champion").version == best.version
-    print(f"\ntwo searches at once: versions {sorted(v.version for v in versions)}, champion {best.version} "
-          f"(val_loss {float(best.tags['objective_value']):.4f})")
+    print(
+        f"\ntwo searches at once: versions {sorted(v.version for v in versions)}, champion {best.version} "
+        f"(val_loss {float(best.tags['objective_value']):.4f})"
+    )

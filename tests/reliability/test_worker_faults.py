@@ -45,9 +45,19 @@ def searched(tmp_path_factory):
             "data": {"source": "aeon:UnitTest", "task": "classification"},
             "space": {"cell": ["gru", "minimal"], "units": [8, 12, 16], "learning_rate": 0.01},
             "search": {
-                "algorithm": "random", "scheduler": "fifo", "max_trials": 4, "max_epochs": 4,
-                "concurrency": 2, "objective": {"metric": "val_accuracy", "mode": "max"},
-                "max_failures": 1, "max_consecutive_failures": 5, "seed": 0,
+                "algorithm": "random",
+                "scheduler": "fifo",
+                "max_trials": 4,
+                "max_epochs": 4,
+                "concurrency": 2,
+                "objective": {"metric": "val_accuracy", "mode": "max"},
+                "max_failures": 1,
+                "max_consecutive_failures": 5,
+                "seed": 0,
+                "folds": 1,
+                "ensemble": 1,
+                "refit": False,
+                "time_budget_minutes": None,
             },
         },
         folder,
@@ -72,7 +82,9 @@ def _runs(spec, result):
     from mlflow import MlflowClient
 
     client = MlflowClient(spec.tracking.uri)
-    runs = client.search_runs([result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'")
+    runs = client.search_runs(
+        [result.experiment_id], f"tags.`mlflow.parentRunId` = '{result.parent_run_id}'"
+    )
     return client, runs
 
 
@@ -80,7 +92,10 @@ def test_killed_worker_is_retried_from_its_checkpoint(searched):
     spec, result, killed = searched
     assert len(killed) == 1, "the worker of trial 1 was never killed"
     client, runs = _runs(spec, result)
-    attempts = sorted((r for r in runs if r.data.tags["trial_number"] == "1"), key=lambda r: int(r.data.tags["attempt"]))
+    attempts = sorted(
+        (r for r in runs if r.data.tags["trial_number"] == "1"),
+        key=lambda r: int(r.data.tags["attempt"]),
+    )
     assert [r.data.tags["attempt"] for r in attempts] == ["1", "2"]
     first, second = attempts
     assert first.info.status == "KILLED"
@@ -120,4 +135,6 @@ def test_search_finishes_every_trial_and_leaves_no_run_running(searched):
     client, runs = _runs(spec, result)
     assert all(r.info.status != "RUNNING" for r in runs)
     assert client.get_run(result.parent_run_id).info.status == "FINISHED"
-    print(f"\nfaults injected 3 (kill, NaN, OOM); trials 4/4 ended, 2 completed as requested, 0 runs RUNNING; {FIGURES}")
+    print(
+        f"\nfaults injected 3 (kill, NaN, OOM); trials 4/4 ended, 2 completed as requested, 0 runs RUNNING; {FIGURES}"
+    )

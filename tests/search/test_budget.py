@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
-from search.budget import MIN_LEFT_S, TimeBudget
+from search.budget import (
+    MIN_LEFT_S,
+    REFIT_OVERHEAD_S,
+    REFIT_SHARE,
+    REGISTRATION_S,
+    TimeBudget,
+    plan_refit,
+)
 
 
 def test_a_resumed_search_gets_what_earlier_sessions_left():
@@ -26,3 +34,47 @@ def test_no_budget_is_never_exhausted_and_still_counts_trial_time():
     budget.start()
     time.sleep(0.05)
     assert 100.04 < budget.used_s() < 110
+
+
+def test_with_a_refit_the_trials_leave_its_share_of_the_budget():
+    budget = TimeBudget(10, reserve_s=10 * 60 * REFIT_SHARE)
+    assert budget.left_s == 8 * 60
+    budget.start()
+    assert 10 * 60 - 1 < budget.after_trials_left_s() <= 10 * 60  # the refit gets the rest
+
+
+def _member(number, seconds, epochs, best_epoch):
+    return SimpleNamespace(number=number, seconds=seconds, epochs=epochs, best_epoch=best_epoch)
+
+
+def test_the_refit_trains_only_the_members_that_finish_within_what_is_left():
+    # 2 s per epoch, 30 best epochs, 25 % more cases: 75 s + start-up each.
+    members = [_member(str(i), 40 * 2.0, 40, 30) for i in range(5)]
+    each = 2.0 * 30 * 1.25 + REFIT_OVERHEAD_S
+    plan = plan_refit(
+        members, lambda m: m.best_epoch, left_s=1.5 * each + REGISTRATION_S, parallel=2, growth=1.25
+    )
+    # Two queues of one refit each fit; the third would end after the budget.
+    assert [m.number for m in plan.chosen] == ["0", "1"]
+    assert [m.number for m in plan.skipped] == ["2", "3", "4"]
+    assert plan.estimate_s == each
+    roomy = plan_refit(
+        members, lambda m: m.best_epoch, left_s=2.5 * each + REGISTRATION_S, parallel=2, growth=1.25
+    )
+    assert len(roomy.chosen) == 4  # two queues of two
+
+
+def test_a_cheap_member_after_a_skipped_one_still_fits_and_no_budget_refits_all():
+    members = [_member("slow", 1000.0, 10, 10), _member("fast", 10.0, 10, 10)]
+    plan = plan_refit(members, lambda m: m.best_epoch, left_s=120, parallel=1, growth=1.0)
+    assert [m.number for m in plan.chosen] == ["fast"] and [m.number for m in plan.skipped] == [
+        "slow"
+    ]
+    assert plan_refit(
+        members, lambda m: m.best_epoch, left_s=None, parallel=1, growth=1.0
+    ).chosen == tuple(members)
+    # A trial whose time is unknown counts as the slowest known one.
+    unknown = [_member("a", None, 10, 10), _member("b", 1000.0, 10, 10)]
+    assert (
+        plan_refit(unknown, lambda m: m.best_epoch, left_s=500, parallel=2, growth=1.0).chosen == ()
+    )

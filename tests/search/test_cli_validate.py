@@ -42,8 +42,12 @@ def test_every_example_validates(example, capsys):
 def test_the_summary_names_the_time_budget_ensemble_and_refit(capsys):
     assert main(["validate", str(ROOT / "examples" / "vowels.yaml")]) == 0
     out = capsys.readouterr().out
-    assert "200 trials of up to 60 epochs within 10 minutes," in out
-    assert "(the average of the top 10 trials, refit on training + validation)" in out
+    assert "200 trials of up to 60 epochs within 13 minutes (the whole search)," in out
+    assert (
+        "(the average of the top 10 trials, refit on training + validation, in the last 20 % of the time budget"
+        in out
+    )
+    assert "auto: 5-fold cross-validation when the validation split holds < 50 cases" in out
 
 
 def test_examples_cover_classification_and_forecasting():

@@ -239,7 +239,8 @@ def test_launch_checks_everything_before_submitting(fake, tmp_path, capsys, monk
     monkeypatch.setattr(
         cluster, "probe", lambda url, timeout=5.0, headers=None: "Connection refused"
     )
-    assert main(["launch", str(_spec(tmp_path)), "--address", "http://head:8265"]) == 2
+    # A server that does not answer has its own exit code (4), as `gru-search --help` says.
+    assert main(["launch", str(_spec(tmp_path)), "--address", "http://head:8265"]) == 4
     assert (
         "error: The MLflow tracking server at http://mlflow:5000 is not answering"
         in capsys.readouterr().err
@@ -265,7 +266,7 @@ def test_jobs_lists_only_search_jobs(fake, capsys, tmp_path):
 
 def test_status_logs_and_stop_of_an_unknown_job_are_one_sentence(fake, capsys):
     for verb in ("status", "logs", "stop"):
-        assert main([verb, "nope", "--address", "http://head:8265"]) == 2
+        assert main([verb, "nope", "--address", "http://head:8265"]) == 3  # not found
         err = capsys.readouterr().err
         assert (
             err

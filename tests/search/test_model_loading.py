@@ -27,8 +27,14 @@ ATTENTIONS = ("pooling", "bahdanau", "luong")
 def test_models_with_every_attention_and_their_average_load_in_a_fresh_process(tmp_path):
     x = np.random.default_rng(0).normal(size=(4, 7, 3)).astype("float32")
     x[0, :2] = np.nan  # a padded case
-    models = [build_model(Architecture(units=4, attention=a, attention_units=4), (None, 3), Head("classification", 2))
-              for a in ATTENTIONS]
+    models = [
+        build_model(
+            Architecture(units=4, attention=a, attention_units=4),
+            (None, 3),
+            Head("classification", 2),
+        )
+        for a in ATTENTIONS
+    ]
     models.append(average_models(models))
     expected = {}
     for index, model in enumerate(models):
@@ -44,8 +50,12 @@ def test_models_with_every_attention_and_their_average_load_in_a_fresh_process(t
         "print(json.dumps({p: search.load_model(p).predict(x, verbose=0).tolist() for p in sys.argv[2:]}))\n"
     )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "x.npy"), *expected],
-                          env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "x.npy"), *expected],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     for path, predictions in expected.items():

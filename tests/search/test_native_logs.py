@@ -115,7 +115,11 @@ SCRIPT_HEAD = textwrap.dedent("""
 def python(body: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", SCRIPT_HEAD + textwrap.dedent(body)],
-        capture_output=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=60, **kwargs,
+        capture_output=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        **kwargs,
     )
 
 
@@ -158,7 +162,11 @@ def test_a_child_holding_fd_2_does_not_keep_the_cli_from_ending():
 
 def test_ctrl_c_reaches_the_process_group_and_the_filter_survives_it():
     process = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT_HEAD + textwrap.dedent("""
+        [
+            sys.executable,
+            "-c",
+            SCRIPT_HEAD
+            + textwrap.dedent("""
             import time
             try:
                 # Inside the try: the signal can arrive as soon as "ready" is out, before sleep().
@@ -167,8 +175,12 @@ def test_ctrl_c_reaches_the_process_group_and_the_filter_survives_it():
             except KeyboardInterrupt:
                 print("interrupted", file=sys.stderr)
                 sys.exit(130)
-        """)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, start_new_session=True,
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        start_new_session=True,
     )
     assert process.stdout.readline() == b"ready\n"
     os.killpg(process.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
@@ -179,16 +191,24 @@ def test_ctrl_c_reaches_the_process_group_and_the_filter_survives_it():
 
 def test_the_escape_hatch_keeps_every_line():
     done = subprocess.run(
-        [sys.executable, "-c", "import os; from search import native_logs\n"
-         "assert not native_logs.install()\n"
-         f"os.write(2, {NATIVE[1]!r})"],
-        capture_output=True, cwd=ROOT, env={**os.environ, native_logs.KEEP_ENV: "1"}, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import os; from search import native_logs\n"
+            "assert not native_logs.install()\n"
+            f"os.write(2, {NATIVE[1]!r})",
+        ],
+        capture_output=True,
+        cwd=ROOT,
+        env={**os.environ, native_logs.KEEP_ENV: "1"},
+        timeout=60,
     )
     assert done.returncode == 0
     assert done.stderr == NATIVE[1]
 
 
 # -- through the CLI --------------------------------------------------------------------------------
+
 
 def test_the_cli_installs_the_filter_and_a_bad_spec_still_says_error_and_exits_2(tmp_path):
     spec = tmp_path / "bad.yaml"
@@ -205,7 +225,9 @@ def test_the_cli_installs_the_filter_and_a_bad_spec_still_says_error_and_exits_2
         sys.argv = ["gru-search", "validate", {str(spec)!r}]
         sys.exit(cli.main())
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("error: "), done.stderr
     assert "absl" not in done.stderr and "oneDNN" not in done.stderr
@@ -213,8 +235,13 @@ def test_the_cli_installs_the_filter_and_a_bad_spec_still_says_error_and_exits_2
 
 
 def test_a_valid_spec_through_the_module_entry_point_exits_0():
-    done = subprocess.run([sys.executable, "-m", "search.cli", "validate", "examples/quickstart.yaml"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "search.cli", "validate", "examples/quickstart.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert "is valid" in done.stdout
@@ -230,6 +257,7 @@ def test_main_with_argv_leaves_the_callers_stderr_alone(monkeypatch):
 
 
 # -- Python loggers ---------------------------------------------------------------------------------
+
 
 def test_only_rays_token_auth_enabled_notice_is_dropped():
     """Against Ray's real functions, so a rename in Ray shows up here (the notice then reappears)."""
@@ -253,6 +281,7 @@ def test_only_rays_token_auth_enabled_notice_is_dropped():
 @pytest.mark.slow
 def test_mlflows_database_setup_notices_are_gone_from_a_new_store(tmp_path):
     """A fresh process creates a new SQLite store; without the quieting the notice shows (control)."""
+
     def new_store(quiet: bool, folder: Path) -> str:
         folder.mkdir()
         script = (
@@ -261,7 +290,9 @@ def test_mlflows_database_setup_notices_are_gone_from_a_new_store(tmp_path):
             + "import mlflow\n"
             + f"mlflow.MlflowClient(tracking_uri='sqlite:///{folder}/mlflow.db').search_experiments()\n"
         )
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
+        )
         assert done.returncode == 0, done.stderr
         return done.stderr
 

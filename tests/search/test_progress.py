@@ -51,8 +51,12 @@ def test_settle_ends_the_rows_tune_never_ended():
     view.ended("02", "FAILED", "boom")
     outcomes = [
         SimpleNamespace(number="00", status="COMPLETED", reason=None),
-        SimpleNamespace(number="01", status="STOPPED", reason="the time budget ended it before its first epoch"),
-        SimpleNamespace(number="02", status="COMPLETED", reason=None),  # already ended: kept as it was
+        SimpleNamespace(
+            number="01", status="STOPPED", reason="the time budget ended it before its first epoch"
+        ),
+        SimpleNamespace(
+            number="02", status="COMPLETED", reason=None
+        ),  # already ended: kept as it was
     ]
     view.settle(outcomes)
     assert [view.rows[n].status for n in ("00", "01", "02")] == ["COMPLETED", "STOPPED", "FAILED"]

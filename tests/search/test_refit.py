@@ -31,8 +31,27 @@ def _regression_task():
     y = rng.normal(10.0, 4.0, size=(50, 2)).astype("float32")
     mean, std = channel_stats(x[:30])
     target_mean, target_std = channel_stats(y[:30])
-    head = Head("regression", 2, target_mean=tuple(map(float, target_mean)), target_std=tuple(map(float, target_std)))
-    return Task("regression", x[:30], y[:30], x[30:40], y[30:40], x[40:], y[40:], head, mean, std, ("a", "b", "c"), None, "fp-r")
+    head = Head(
+        "regression",
+        2,
+        target_mean=tuple(map(float, target_mean)),
+        target_std=tuple(map(float, target_std)),
+    )
+    return Task(
+        "regression",
+        x[:30],
+        y[:30],
+        x[30:40],
+        y[30:40],
+        x[40:],
+        y[40:],
+        head,
+        mean,
+        std,
+        ("a", "b", "c"),
+        None,
+        "fp-r",
+    )
 
 
 def test_validation_cases_join_training_and_statistics_are_refitted():
@@ -66,7 +85,9 @@ def test_a_refit_trains_its_epochs_on_the_merged_data_and_returns_a_loadable_mod
     data = train_refit(values, "3", 3, task, _settings(), tracker)
     assert tracker.params["epochs"] == 3 and tracker.params["units"] == 8
     assert [step for step, _ in tracker.metrics] == [1, 2, 3]
-    assert all("val_loss" not in metrics for _, metrics in tracker.metrics)  # no validation split left
+    assert all(
+        "val_loss" not in metrics for _, metrics in tracker.metrics
+    )  # no validation split left
     assert tracker.ended == [("FINISHED", None)]
     assert zipfile.is_zipfile(io.BytesIO(data))
     path = _write(data, tmp_path)
@@ -78,9 +99,15 @@ def test_a_refit_trains_its_epochs_on_the_merged_data_and_returns_a_loadable_mod
 def test_same_number_same_initial_weights_so_a_refit_is_reproducible(tmp_path):
     task = with_validation_in_training(_task())
     values = {"cell": "mgu", "units": 8, "learning_rate": 0.01, "batch_size": 16}
-    first = keras.saving.load_model(_write(train_refit(values, "2", 2, task, _settings(), RefitTracker()), tmp_path, "a.keras"))
-    second = keras.saving.load_model(_write(train_refit(values, "2", 2, task, _settings(), RefitTracker()), tmp_path, "b.keras"))
-    np.testing.assert_allclose(first.predict(task.x_test, verbose=0), second.predict(task.x_test, verbose=0), atol=1e-6)
+    first = keras.saving.load_model(
+        _write(train_refit(values, "2", 2, task, _settings(), RefitTracker()), tmp_path, "a.keras")
+    )
+    second = keras.saving.load_model(
+        _write(train_refit(values, "2", 2, task, _settings(), RefitTracker()), tmp_path, "b.keras")
+    )
+    np.testing.assert_allclose(
+        first.predict(task.x_test, verbose=0), second.predict(task.x_test, verbose=0), atol=1e-6
+    )
 
 
 @pytest.mark.slow
@@ -88,11 +115,26 @@ def test_a_refit_whose_loss_becomes_nan_fails_with_its_reason():
     task = with_validation_in_training(_task())
     x = task.x_train.copy()
     x[0, 0, 0] = np.inf  # standardised to inf: the weights, then the loss, become NaN
-    bad = Task(task.kind, x, task.y_train, task.x_val, task.y_val, task.x_test, task.y_test, task.head,
-               task.feature_mean, task.feature_std, task.feature_names, task.classes, task.fingerprint)
+    bad = Task(
+        task.kind,
+        x,
+        task.y_train,
+        task.x_val,
+        task.y_val,
+        task.x_test,
+        task.y_test,
+        task.head,
+        task.feature_mean,
+        task.feature_std,
+        task.feature_names,
+        task.classes,
+        task.fingerprint,
+    )
     tracker = RefitTracker()
     with pytest.raises(TrialFailed, match="the training loss became nan at epoch"):
-        train_refit({"cell": "gru", "units": 4, "batch_size": 64}, "1", 2, bad, _settings(), tracker)
+        train_refit(
+            {"cell": "gru", "units": 4, "batch_size": 64}, "1", 2, bad, _settings(), tracker
+        )
     assert tracker.ended[-1][0] == "FAILED" and "loss became nan" in tracker.ended[-1][1]
 
 
@@ -103,6 +145,8 @@ def test_refit_epochs_are_the_trials_best_epoch():
     assert epochs_of(Member(), _settings(max_epochs=60)) == 17
     Member.best_epoch = None
     assert epochs_of(Member(), _settings(max_epochs=60)) == 60
+    Member.best_epoch = 0  # its starting weights (a least-squares AR start) were best
+    assert epochs_of(Member(), _settings(max_epochs=60)) == 0
     assert Refit("1", 3, "m.keras").succeeded and not Refit("1", 3, "ckpt", "boom").succeeded
 
 
@@ -110,3 +154,30 @@ def _write(data: bytes, folder, name: str = "model.keras") -> str:
     path = folder / name
     path.write_bytes(data)
     return str(path)
+
+
+def test_a_refit_of_0_epochs_is_the_least_squares_start_on_the_merged_windows(tmp_path):
+    from cells.loading import load_model
+    from tests.search.test_trial import _forecasting_task
+
+    task = with_validation_in_training(_forecasting_task())
+    values = {"cell": "gru", "units": 4, "ar_highway": 4}
+    model = load_model(
+        _write(train_refit(values, "1", 0, task, _settings(), RefitTracker()), tmp_path)
+    )
+    forecast = np.asarray(model.predict(task.x_test, verbose=0))
+    assert np.mean((forecast - task.y_test) ** 2) < 0.1  # an AR fit of a noisy (0.1) sine
+
+
+def test_a_trial_best_at_its_epoch_0_start_keeps_best_epoch_0_for_its_refit():
+    from search.tune import _make_outcome
+
+    metrics = {"best_objective": 0.5, "best_tiebreak": float("nan"), "best_epoch": 0.0, "epoch": 3}
+    outcome = _make_outcome(
+        {"units": 4, "trial_number": "7"}, metrics, [metrics], None, None, "val_loss"
+    )
+    assert outcome.best_epoch == 0 and epochs_of(outcome, _settings(max_epochs=60)) == 0
+    unreported = _make_outcome(
+        {"trial_number": "8"}, {**metrics, "best_epoch": float("nan")}, [], None, None, "val_loss"
+    )
+    assert unreported.best_epoch is None

@@ -7,9 +7,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from ray.tune.search import Searcher
 
-from search.searcher import TRIAL_NUMBER_KEY, OracleSearcher, make_oracle
+from search.oracles import make_oracle
+from search.searcher import FINISHED, OracleSearcher
+from search.trial_result import TRIAL_NUMBER_KEY
 
 
 @dataclass
@@ -36,7 +37,11 @@ class FakeOracle:
             return _Trial("x", "IDLE", SimpleNamespace(values={}))
         if len(self.created) == len(self.values):
             return _Trial("x", "STOPPED", SimpleNamespace(values={}))
-        trial = _Trial(f"{len(self.created):02d}", "RUNNING", SimpleNamespace(values=self.values[len(self.created)]))
+        trial = _Trial(
+            f"{len(self.created):02d}",
+            "RUNNING",
+            SimpleNamespace(values=self.values[len(self.created)]),
+        )
         self.created.append(tuner_id)
         return trial
 
@@ -48,7 +53,13 @@ class FakeOracle:
 
 
 def _searcher(oracle, limit=3):
-    return OracleSearcher(oracle, metric="val_accuracy", mode="max", objective_of=lambda r: r.get("best_objective"), max_consecutive_failures=limit)
+    return OracleSearcher(
+        oracle,
+        metric="val_accuracy",
+        mode="max",
+        objective_of=lambda r: r.get("best_objective"),
+        max_consecutive_failures=limit,
+    )
 
 
 def test_each_ray_trial_gets_its_own_proposal_with_python_scalars(capsys):
@@ -59,7 +70,7 @@ def test_each_ray_trial_gets_its_own_proposal_with_python_scalars(capsys):
     assert type(first["units"]) is int and type(first["learning_rate"]) is float
     assert second[TRIAL_NUMBER_KEY] == "01"
     assert oracle.created == ["ray-a", "ray-b"]  # one tuner_id per Ray trial
-    assert searcher.suggest("ray-c") is Searcher.FINISHED
+    assert searcher.suggest("ray-c") is FINISHED
     assert "explored" in searcher.stopped_reason
     assert capsys.readouterr().out == ""
 
@@ -93,27 +104,46 @@ def test_nan_or_missing_objective_counts_as_failed():
     assert oracle.updates == []
 
 
-def test_stops_after_consecutive_failures_and_a_success_resets_the_count():
+def test_failures_in_a_row_before_any_success_stop_a_broken_search():
     oracle = FakeOracle([{"u": i} for i in range(10)])
     searcher = _searcher(oracle, limit=2)
-    for name, ok in [("a", False), ("b", True), ("c", False)]:
+    searcher.suggest("a")
+    searcher.on_trial_complete("a", None, error=True)
+    assert searcher.suggest("b") is not FINISHED
+    searcher.on_trial_complete("b", None, error=True)
+    assert searcher.suggest("c") is FINISHED
+    assert (
+        searcher.stopped_reason
+        == "the first 2 trials all failed (search.max_consecutive_failures is 2)"
+    )
+
+
+def test_after_a_trial_completed_failures_in_a_row_do_not_end_the_search():
+    oracle = FakeOracle([{"u": i} for i in range(10)])
+    searcher = _searcher(oracle, limit=2)
+    for name, ok in [("a", True), ("b", False), ("c", False), ("d", False)]:
         searcher.suggest(name)
         searcher.on_trial_complete(name, {"best_objective": 0.5} if ok else None, error=not ok)
-    assert searcher.suggest("d") is not Searcher.FINISHED
-    searcher.on_trial_complete("d", None, error=True)
-    assert searcher.suggest("e") is Searcher.FINISHED
-    assert searcher.stopped_reason == "2 trials failed in a row (search.max_consecutive_failures is 2)"
+    # One bad region of the space (three failures in a row) does not end a healthy search.
+    assert searcher.suggest("e") is not FINISHED
+    assert searcher.stopped_reason is None
+    assert [status for _, status in oracle.ended] == ["COMPLETED", "FAILED", "FAILED", "FAILED"]
 
 
-def test_state_round_trip(tmp_path):
+def test_state_round_trip_through_the_tune_searcher_s_checkpoint(tmp_path):
+    from ray.tune.search import Searcher
+
+    from search.tune import _for_tune
+
     oracle = FakeOracle([{"u": 1}, {"u": 2}])
-    searcher = _searcher(oracle)
+    searcher = _for_tune(_searcher(oracle))
+    assert isinstance(searcher, Searcher) and searcher.metric == "val_accuracy"
     searcher.suggest("a")
     searcher.save(str(tmp_path / "state.pkl"))
-    restored = _searcher(FakeOracle([]))
-    restored.restore(str(tmp_path / "state.pkl"))
-    assert restored.proposal("a").values == {"u": 1}
-    assert restored.suggest("b")[TRIAL_NUMBER_KEY] == "01"
+    inner = _searcher(FakeOracle([]))
+    _for_tune(inner).restore(str(tmp_path / "state.pkl"))
+    assert inner.proposal("a").values == {"u": 1}
+    assert inner.suggest("b")[TRIAL_NUMBER_KEY] == "01"
 
 
 # -- with a real keras-tuner oracle -----------------------------------------------------------------
@@ -130,13 +160,23 @@ def _hp():
 
 
 def _proposals(tmp_path, algorithm, seed, n=6):
-    oracle = make_oracle(algorithm, hyperparameters=_hp(), objective="val_loss", mode="min", max_trials=n,
-                         seed=seed, project_dir=str(tmp_path), project_name=f"{algorithm}-{seed}-{np.random.rand()}")
-    searcher = OracleSearcher(oracle, metric="val_loss", mode="min", objective_of=lambda r: r["best_objective"])
+    oracle = make_oracle(
+        algorithm,
+        hyperparameters=_hp(),
+        objective="val_loss",
+        mode="min",
+        max_trials=n,
+        seed=seed,
+        project_dir=str(tmp_path),
+        project_name=f"{algorithm}-{seed}-{np.random.rand()}",
+    )
+    searcher = OracleSearcher(
+        oracle, metric="val_loss", mode="min", objective_of=lambda r: r["best_objective"]
+    )
     out = []
     for i in range(n + 1):
         config = searcher.suggest(f"ray-{i}")
-        if config is Searcher.FINISHED:
+        if config is FINISHED:
             break
         out.append(config)
         searcher.on_trial_complete(f"ray-{i}", {"best_objective": config["units"] / 100.0})
@@ -160,13 +200,23 @@ def test_grid_oracle_finishes_when_the_grid_is_exhausted(tmp_path):
     hp = keras_tuner.HyperParameters()
     hp.Choice("cell", ["gru", "mgu"])
     hp.Choice("units", [8, 16])
-    oracle = make_oracle("grid", hyperparameters=hp, objective="val_loss", mode="min", max_trials=50,
-                         seed=0, project_dir=str(tmp_path), project_name="grid")
-    searcher = OracleSearcher(oracle, metric="val_loss", mode="min", objective_of=lambda r: r["best_objective"])
+    oracle = make_oracle(
+        "grid",
+        hyperparameters=hp,
+        objective="val_loss",
+        mode="min",
+        max_trials=50,
+        seed=0,
+        project_dir=str(tmp_path),
+        project_name="grid",
+    )
+    searcher = OracleSearcher(
+        oracle, metric="val_loss", mode="min", objective_of=lambda r: r["best_objective"]
+    )
     seen = []
     for i in range(10):
         config = searcher.suggest(str(i))
-        if config is Searcher.FINISHED:
+        if config is FINISHED:
             break
         seen.append((config["cell"], config["units"]))
         searcher.on_trial_complete(str(i), {"best_objective": 1.0})
@@ -174,9 +224,20 @@ def test_grid_oracle_finishes_when_the_grid_is_exhausted(tmp_path):
 
 
 def test_unknown_algorithm_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match=r"search.algorithm must be one of \['bayesian', 'grid', 'random'\], but got 'hyperband'"):
-        make_oracle("hyperband", hyperparameters=_hp(), objective="val_loss", mode="min", max_trials=1,
-                    seed=0, project_dir=str(tmp_path), project_name="x")
+    with pytest.raises(
+        ValueError,
+        match=r"search.algorithm must be one of \['bayesian', 'grid', 'random'\], but got 'hyperband'",
+    ):
+        make_oracle(
+            "hyperband",
+            hyperparameters=_hp(),
+            objective="val_loss",
+            mode="min",
+            max_trials=1,
+            seed=0,
+            project_dir=str(tmp_path),
+            project_name="x",
+        )
 
 
 def test_per_epoch_results_are_recorded_in_the_oracle_at_their_step():
@@ -184,8 +245,12 @@ def test_per_epoch_results_are_recorded_in_the_oracle_at_their_step():
     searcher = _searcher(oracle)
     searcher.suggest("a")
     for epoch, value in ((1, 0.5), (2, 0.7)):
-        searcher.on_trial_result("a", {"epoch": epoch, "val_accuracy": value, "loss": 1.0 / epoch, "trial_number": "00"})
-    searcher.on_trial_complete("a", {"best_objective": 0.7, "best_epoch": 2, "epoch": 2, "val_accuracy": 0.7})
+        searcher.on_trial_result(
+            "a", {"epoch": epoch, "val_accuracy": value, "loss": 1.0 / epoch, "trial_number": "00"}
+        )
+    searcher.on_trial_complete(
+        "a", {"best_objective": 0.7, "best_epoch": 2, "epoch": 2, "val_accuracy": 0.7}
+    )
     assert oracle.updates == [
         ("00", {"val_accuracy": 0.5, "loss": 1.0}),
         ("00", {"val_accuracy": 0.7, "loss": 0.5}),

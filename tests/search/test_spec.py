@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,12 +80,18 @@ def test_name_and_data_alone_give_a_full_search_with_defaults(tmp_path):
     assert spec.data.validation == 0.2 and spec.data.missing == "error"
     assert spec.data.base_dir == str(tmp_path.resolve())
     assert set(spec.space.names) == set(DEFAULT_SPACE)
-    assert set(spec.space["cell"].values) == set(search.spec.domains.VARIANTS)
+    assert set(spec.space["cell"].values) == {"gru", "mgu", "minimal", "layernorm"}
     assert spec.space["learning_rate"].log
     assert spec.search.algorithm == "random" and spec.search.scheduler == "asha"
     assert spec.search.objective.metric == "val_accuracy" and spec.search.objective.mode == "max"
     assert spec.search.concurrency == 2 and spec.search.seed == 0
-    assert spec.search.refit is False and spec.search.time_budget_minutes is None and spec.search.ensemble == 1
+    # The defaults a measured search favours: a whole-search budget, an ensemble of refit trials.
+    assert (
+        spec.search.refit is True
+        and spec.search.time_budget_minutes == 10
+        and spec.search.ensemble == 5
+    )
+    assert spec.space["fcn"].values == ("fcn", "se_fcn")
     assert spec.tracking.uri == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
     assert spec.tracking.experiment == spec.tracking.registered_model == "vowels"
     assert spec.tracking.artifact_location == str(tmp_path.resolve() / "mlartifacts")
@@ -224,6 +231,10 @@ def test_the_issue_example_message_is_exact():
             'search.objective.mode: expected min (val_loss is better lower), got "max"',
         ),
         (
+            {"search": {"max_trials": 3, "ensemble": 10}},
+            "search.ensemble: expected at most max_trials (3), got 10",
+        ),
+        (
             {"search": {"algorithm": "bayes"}},
             "search.algorithm: expected one of random, grid, bayesian (did you mean `bayesian`?)",
         ),
@@ -296,6 +307,23 @@ def test_the_issue_example_message_is_exact():
 def test_each_problem_is_reported_at_its_field_path(changes, expected):
     found = problems_of(with_changes(**changes))
     assert any(line.startswith(expected) for line in found), found
+
+
+def test_a_bad_objective_mode_is_reported_with_a_bad_metric():
+    found = problems_of(
+        with_changes(search={"objective": {"metric": "val_mae", "mode": "maximum"}})
+    )
+    assert any(p.startswith("search.objective.metric: expected a metric") for p in found)
+    assert any(
+        p.startswith("search.objective.mode: expected one of min, max")
+        and p.endswith('got "maximum"')
+        for p in found
+    )
+
+
+def test_the_default_ensemble_fits_a_short_search(tmp_path):
+    spec = parse_spec(with_changes(search={"max_trials": 3}), tmp_path)
+    assert spec.search.max_trials == 3
 
 
 def test_all_problems_are_reported_at_once_one_line_each():
@@ -470,3 +498,62 @@ def test_trial_config_rejects_values_outside_the_domains(values, match):
 
 def test_objective_metrics_cover_every_task():
     assert set(OBJECTIVE_METRICS) == {"classification", "regression", "forecasting"}
+
+
+def test_built_in_series_and_aeon_regression_sets_need_no_more_than_their_name(tmp_path):
+    airline = parse_spec({"name": "a", "data": {"source": "airline"}}, tmp_path)
+    assert airline.data.task == "forecasting" and airline.data.window is None  # the source's 24
+    covid = parse_spec(
+        {"name": "c", "data": {"source": "aeon:Covid3Month", "task": "regression"}}, tmp_path
+    )
+    assert covid.data.task == "regression"
+    with pytest.raises(
+        SpecError, match="aeon:GunPoint is a classification dataset, got 'forecasting'"
+    ):
+        parse_spec(
+            {"name": "g", "data": {"source": "aeon:GunPoint", "task": "forecasting"}}, tmp_path
+        )
+
+
+@pytest.mark.parametrize(
+    ("folds", "task", "message"),
+    [
+        (
+            0,
+            "classification",
+            "search.folds: expected auto or a number of folds from 1 to 20, got 0",
+        ),
+        (
+            "many",
+            "classification",
+            'search.folds: expected auto or a number of folds from 1 to 20, got "many"',
+        ),
+        (5, "forecasting", "search.folds: applies only to classification and regression"),
+    ],
+)
+def test_folds_are_auto_one_holdout_or_k_and_never_for_forecasting(tmp_path, folds, task, message):
+    data = {"source": "airline"} if task == "forecasting" else {"source": "aeon:GunPoint"}
+    assert parse_spec({"name": "f", "data": data}, tmp_path).search.folds is None  # auto
+    assert (
+        parse_spec({"name": "f", "data": data, "search": {"folds": 1}}, tmp_path).search.folds == 1
+    )
+    with pytest.raises(SpecError, match=re.escape(message)):
+        parse_spec({"name": "f", "data": data, "search": {"folds": folds}}, tmp_path)
+
+
+def test_downsample_takes_powers_of_two_as_a_list_never_a_range(tmp_path):
+    data = {"source": "aeon:GunPoint"}
+    spec = parse_spec({"name": "d", "data": data, "space": {"downsample": [1, 2, 4]}}, tmp_path)
+    assert spec.space["downsample"].values == (1, 2, 4)
+    # {min: 2, max: 4} would sample 3 (found by the property test).
+    with pytest.raises(
+        SpecError,
+        match=re.escape(
+            "space.downsample: expected one of the powers of two (1: none) or a list of them"
+        ),
+    ):
+        parse_spec(
+            {"name": "d", "data": data, "space": {"downsample": {"min": 2, "max": 4}}}, tmp_path
+        )
+    with pytest.raises(SpecError, match=re.escape("got [1, 3]; not allowed: [3]")):
+        parse_spec({"name": "d", "data": data, "space": {"downsample": [1, 3]}}, tmp_path)

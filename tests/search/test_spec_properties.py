@@ -12,6 +12,7 @@ from cells.architecture import Architecture
 from search.errors import SpecError
 from search.spec import parse_spec, trial_config
 from search.spec.domains import DOMAINS
+from search.spec.space_section import FORECASTING_ONLY
 from space import Space
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -28,6 +29,11 @@ POOLS = {
     "frontend_kernel": [0, 2, 3],
     "attention": ["none", "pooling", "bahdanau", "luong"],
     "attention_units": [8, 16],
+    "fcn": ["none", "fcn", "se_fcn"],
+    "fcn_filters": [8, 16],
+    "downsample": [1, 2, 4],
+    "ar_highway": [0, 2, 3],
+    "revin": [False, True],
     "dropout": [0.0, 0.1, 0.5],
     "learning_rate": [1e-4, 1e-3, 1e-2],
     "batch_size": [8, 16, 32],
@@ -40,7 +46,8 @@ def entries(draw, name: str, parents: dict[str, list]) -> tuple[object, list | N
     """One space entry for `name` in any YAML form, and the values it can take (None: continuous)."""
     pool = POOLS[name]
     kind = DOMAINS[name].kind
-    forms = ["list", "fixed"] + (["range"] if kind in ("int", "float") else [])
+    ranged = kind in ("int", "float") and DOMAINS[name].ranges
+    forms = ["list", "fixed"] + (["range"] if ranged else [])
     form = draw(st.sampled_from(forms))
     when = None
     if parents and draw(st.booleans()):
@@ -84,7 +91,14 @@ def spaces(draw) -> dict:
 @FAST
 @given(space=spaces(), seeds=st.lists(st.integers(0, 2**32), min_size=1, max_size=5))
 def test_every_sample_of_a_valid_space_satisfies_its_conditions_and_builds(space, seeds):
-    spec = parse_spec({"name": "p", "data": {"source": "aeon:GunPoint"}, "space": space}, "/tmp")
+    # Forecasting-only parameters need forecasting data; the others go with a classification set.
+    forecasting = any(name in FORECASTING_ONLY for name in space)
+    data = (
+        {"source": "airline", "task": "forecasting", "window": 24}
+        if forecasting
+        else {"source": "aeon:GunPoint"}
+    )
+    spec = parse_spec({"name": "p", "data": data, "space": space}, "/tmp")
     assert Space.from_json(spec.space.to_json()) == spec.space
     for seed in seeds:
         values = spec.space.sample(seed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.tracking import PARENT_TAG, Tracker, local_artifact_root, resolve_uri
+from search.tracking import PARENT_TAG, STOPPED_BY_TAG, Tracker, local_artifact_root, resolve_uri
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,10 @@ def test_relative_sqlite_uri_becomes_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert resolve_uri("sqlite:///mlflow.db") == f"sqlite:///{tmp_path}/mlflow.db"
     assert resolve_uri("http://mlflow:5000") == "http://mlflow:5000"
-    assert local_artifact_root(f"sqlite:///{tmp_path}/mlflow.db") == (tmp_path / "mlartifacts").as_uri()
+    assert (
+        local_artifact_root(f"sqlite:///{tmp_path}/mlflow.db")
+        == (tmp_path / "mlartifacts").as_uri()
+    )
 
 
 def test_trials_nest_under_their_search(tracker):
@@ -35,7 +38,11 @@ def test_trials_nest_under_their_search(tracker):
     rows = {row.tags["trial_number"]: row for row in tracker.trials(experiment, parent)}
     assert sorted(rows) == ["0", "1", "2"]
     assert all(row.tags[PARENT_TAG] == parent for row in rows.values())
-    assert (rows["0"].status, rows["1"].status, rows["2"].status) == ("FINISHED", "FAILED", "KILLED")
+    assert (rows["0"].status, rows["1"].status, rows["2"].status) == (
+        "FINISHED",
+        "FAILED",
+        "KILLED",
+    )
     assert rows["1"].tags["status_reason"] == "the training loss became nan at epoch 2."
     assert rows["2"].tags["status_reason"] == "worker died"
     assert rows["0"].params == {"units": "8", "cell": "gru"}
@@ -98,3 +105,73 @@ def test_registry_versions_and_aliases(tracker, tmp_path):
     assert tracker.version("reg-model", "1").tags["objective"] == "val_loss"
     folder = tracker.download_version("reg-model", "1", str(tmp_path / "down"))
     assert (folder / "file.txt").read_text() == "x"
+
+
+def test_a_trial_the_scheduler_stopped_is_killed_with_a_tag_and_stays_so(tracker):
+    experiment = tracker.ensure_experiment("early-stops")
+    parent = tracker.start_search(experiment, "s", {}, "{}")
+    stopped = tracker.start_trial(experiment, parent, "4", {"units": 8})
+    ran_out = tracker.start_trial(experiment, parent, "5", {"units": 8})
+    tracker.stop_trial_early(
+        experiment, parent, "4", "stopped early by the ASHA scheduler at epoch 3 of 20"
+    )
+    # The trial's worker ends its runs after the driver: a closed run keeps the driver's status.
+    tracker.end_run_if_running(stopped, "FINISHED")
+    tracker.end_run_if_running(ran_out, "FINISHED")
+    rows = {row.tags["trial_number"]: row for row in tracker.trials(experiment, parent)}
+    assert (rows["4"].status, rows["5"].status) == ("KILLED", "FINISHED")
+    assert rows["4"].tags[STOPPED_BY_TAG] == "scheduler" and STOPPED_BY_TAG not in rows["5"].tags
+    assert rows["4"].tags["status_reason"] == "stopped early by the ASHA scheduler at epoch 3 of 20"
+
+
+def test_trials_come_back_in_numeric_order(tracker):
+    experiment = tracker.ensure_experiment("order")
+    parent = tracker.start_search(experiment, "s", {}, "{}")
+    for number in ("10", "2", "1", "0", "11"):
+        tracker.start_trial(experiment, parent, number, {})
+    assert [row.tags["trial_number"] for row in tracker.trials(experiment, parent)] == [
+        "0",
+        "1",
+        "2",
+        "10",
+        "11",
+    ]
+
+
+def test_a_data_set_another_search_inserts_meanwhile_is_linked(tracker, monkeypatch):
+    # Two searches of the same data, started together, both find no row for it; the one that
+    # inserts second breaks the unique key (seen in CI, two searches on one SQLite-backed server).
+    from mlflow.exceptions import MlflowException
+
+    experiment = tracker.ensure_experiment("datasets")
+    run = tracker.start_search(experiment, "s-1", {}, "{}")
+    log_inputs, raced = tracker.client.log_inputs, []
+
+    def lose_the_race_once(run_id, datasets):
+        if not raced:
+            raced.append(run_id)
+            raise MlflowException(
+                "(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, "
+                "datasets.name, datasets.digest"
+            )
+        return log_inputs(run_id, datasets=datasets)
+
+    monkeypatch.setattr(tracker.client, "log_inputs", lose_the_race_once)
+    tracker.log_dataset(run, "aeon:UnitTest", "49215ff3", {"source": "aeon:UnitTest"}, {}, "train")
+    assert raced == [run]
+    [entry] = tracker.client.get_run(run).inputs.dataset_inputs
+    assert (entry.dataset.name, entry.dataset.digest) == ("aeon:UnitTest", "49215ff3")
+
+
+def test_a_unique_key_conflict_elsewhere_is_not_retried(tracker, monkeypatch):
+    from mlflow.exceptions import MlflowException
+
+    calls = []
+
+    def conflict():
+        calls.append(1)
+        raise MlflowException("UNIQUE constraint failed: registered_models.name")
+
+    with pytest.raises(MlflowException):
+        tracker._retry(conflict)
+    assert len(calls) == 1

@@ -67,6 +67,23 @@ def test_same_seed_same_configuration_and_seed_zero_is_a_seed():
     assert json.loads(out.stdout) == s.sample(0)
 
 
+def test_given_values_are_kept_where_active_and_the_rest_drawn_as_without_them():
+    s = conditional_space()
+    draws = set()
+    for seed in range(20):
+        fixed = s.sample(seed, given={"cell": "convgru", "conv_kernel": 5})
+        assert fixed["cell"] == "convgru" and fixed["conv_kernel"] == 5
+        assert fixed["frontend_kernel"] == 3 and s.problems(fixed) == []  # its child switched on
+        assert fixed == s.sample(seed, given={"cell": "convgru", "conv_kernel": 5})
+        draws.add(json.dumps(fixed, sort_keys=True))
+    assert len(draws) > 5  # the rest is drawn
+    # A given value whose condition does not hold is left out, not forced in.
+    plain = s.sample(0, given={"cell": "gru", "conv_kernel": 5})
+    assert "conv_kernel" not in plain and s.problems(plain) == []
+    with pytest.raises(ValueError, match=r"given values outside the space: cell='lstm', units=8\."):
+        s.sample(0, given={"cell": "lstm", "units": 8})
+
+
 def test_samples_satisfy_their_conditions_and_leave_inactive_parameters_out():
     s = conditional_space()
     for seed in range(300):
