@@ -62,6 +62,13 @@ class Architecture:
     # Shortens the series by this power of two before the recurrent stack: log2(downsample)
     # strided Conv1D blocks, so the recurrent layers see ceil(steps / downsample) steps.
     downsample: int = 1
+    # The recurrent stack reads the series transposed: one step per channel, whose values are
+    # the whole series (LSTM-FCN's "dimension shuffle", Karim et al. 2017; GRU-FCN keeps it).
+    # A univariate series is then one step for the recurrent layers, which makes them nearly
+    # free beside the FCN branch. It transposes what reaches the stack (after downsampling and
+    # the front-end), so the conv cells convolve along time instead; it needs series of one
+    # length.
+    dimension_shuffle: bool = False
     # Forecasting only: LSTNet's linear autoregressive highway over the last `ar_highway`
     # steps of each target series, added to the network's forecast; 0 means none.
     ar_highway: int = 0
@@ -98,7 +105,7 @@ class Architecture:
             )
         if not (isinstance(self.dropout, int | float) and 0.0 <= self.dropout < 1.0):
             problems.append(f"dropout must be in [0, 1), but got {self.dropout!r}.")
-        for name in ("bidirectional", "residual", "reset_after", "revin"):
+        for name in ("bidirectional", "residual", "reset_after", "revin", "dimension_shuffle"):
             if not isinstance(getattr(self, name), bool):
                 problems.append(f"{name} must be a bool, but got {getattr(self, name)!r}.")
         if problems:

@@ -10,6 +10,9 @@ Layout of every model (docs/CONTRACTS.md); the bracketed steps are off by defaul
       -> [strided Conv1D downsampling]       downsample > 1: ceil(steps / downsample) steps,
                                              the mask downsampled with them
       -> [causal Conv1D front-end]           frontend_kernel > 0
+      -> [dimension shuffle]                 dimension_shuffle: (batch, channels, steps), one
+                                             step per channel, no mask (padding reads as 0);
+                                             the conv cells then convolve along time
       -> recurrent stack, depth layers       dropout on each layer's input, residual if widths match
       -> last state | attention pooling | attention wrapper on the top layer
       -> [concatenate the FCN branch]
@@ -102,6 +105,17 @@ def build_model(
             width, arch.frontend_kernel, padding="causal", activation="relu", name="frontend"
         )(x)
 
+    # The conv cells' spatial axis: the channels, or under the shuffle the (downsampled) time.
+    length = features
+    if arch.dimension_shuffle:
+        if steps is None:
+            raise ValueError(
+                "dimension_shuffle makes each step's width the series length, so it needs "
+                "series of one length, but input_shape has steps=None."
+            )
+        x, mask = keras.layers.Permute((2, 1), name="dimension_shuffle")(x), None
+        length = int(x.shape[-1])
+
     wrapped_top = arch.attention in ("bahdanau", "luong")
     for index in range(arch.depth):
         top = index == arch.depth - 1
@@ -109,13 +123,13 @@ def build_model(
         skip = x  # (batch, steps, width): this layer's input, flat per step
         if conv:
             # (batch, steps, length * channels) -> (batch, steps, length, channels)
-            x = FeatureMap(features, name=f"feature_map_{index}")(x)
+            x = FeatureMap(length, name=f"feature_map_{index}")(x)
         if arch.dropout:
             x = keras.layers.Dropout(arch.dropout, name=f"dropout_{index}")(x)
         if top and wrapped_top:
-            layer = attention_layer(arch, False, f"recurrent_{index}", features=features)
+            layer = attention_layer(arch, False, f"recurrent_{index}", features=length)
         else:
-            layer = recurrent_layer(arch, return_sequences, f"recurrent_{index}", features=features)
+            layer = recurrent_layer(arch, return_sequences, f"recurrent_{index}", features=length)
         if arch.bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{index}")
         y = layer(x, mask=mask)  # (batch, steps, width) or (batch, width)

@@ -165,7 +165,8 @@ def _built(config, task) -> keras.Model:
 def fitted_to_input(values: dict, steps: int) -> dict:
     """`values` with what depends on the input length resolved for `steps` input steps: the
     downsampling factor (unless the space sets it), and an AR highway no longer than the input."""
-    values = {"downsample": auto_downsample(steps), **values}
+    shuffled = values.get("dimension_shuffle", False)  # the recurrent stack reads no time axis
+    values = {"downsample": 1 if shuffled else auto_downsample(steps), **values}
     if values.get("ar_highway", 0) > steps:
         values["ar_highway"] = steps  # the default space's 24 lags on 12-step windows: all 12
     return values

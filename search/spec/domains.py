@@ -107,6 +107,7 @@ DOMAINS: dict[str, Domain] = {
         "int", "an integer >= 0 (0: none)", "integers >= 0 (0: none)", lambda v: 0 <= v <= MAX_SIZE
     ),
     "revin": Domain("bool", "true or false", "booleans", lambda v: True),
+    "dimension_shuffle": Domain("bool", "true or false", "booleans", lambda v: True),
     "attention": Domain("str", "an attention kind", "attention kinds", lambda v: True, ATTENTIONS),
     "attention_units": Domain("int", "a positive integer", "positive integers", _size),
     "dropout": Domain("float", "a number in [0, 1)", "numbers in [0, 1)", lambda v: 0 <= v < 1),

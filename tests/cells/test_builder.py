@@ -272,8 +272,50 @@ def test_every_option_at_once_trains_and_ignores_padding():
         ({"downsample": 0}, "downsample must be a power of two"),
         ({"ar_highway": -1}, "ar_highway must be 0 or a positive integer, but got -1."),
         ({"revin": 1}, "revin must be a bool, but got 1."),
+        ({"dimension_shuffle": 1}, "dimension_shuffle must be a bool, but got 1."),
     ],
 )
 def test_the_new_options_are_validated(fields, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         Architecture(**fields)
+
+
+def test_dimension_shuffle_feeds_each_channel_whole_as_one_step():
+    keras.utils.set_random_seed(0)
+    arch = Architecture(units=5, fcn="fcn", fcn_filters=4, dimension_shuffle=True)
+    model = cells.build_model(arch, (7, 2), CLASSIFY)
+    # Two channels of 7 steps: the GRU runs 2 steps of 7 values; the FCN branch reads time.
+    assert model.get_layer("recurrent_0").input.shape == (None, 2, 7)
+    assert model.get_layer("fcn").input[0].shape == (None, 7, 2)
+    # The GRU's summary is the GRU over the transposed standardised series.
+    x = RNG.normal(size=(3, 7, 2)).astype("float32")
+    summary = keras.Model(model.input, model.get_layer("recurrent_0").output)
+    gru = model.get_layer("recurrent_0")
+    expected = gru(np.transpose(np.asarray(model.get_layer("standardize")(x)[0]), (0, 2, 1)))
+    np.testing.assert_allclose(summary(x), expected, atol=1e-5)
+    # A univariate series is one step for the recurrent stack, and it still trains.
+    univariate = cells.build_model(Architecture(units=4, dimension_shuffle=True), (9, 1), CLASSIFY)
+    assert univariate.get_layer("recurrent_0").input.shape == (None, 1, 9)
+    cells.compile_model(univariate, CLASSIFY, learning_rate=1e-2)
+    x1, y1 = RNG.normal(size=(12, 9, 1)).astype("float32"), np.arange(12) % 3
+    losses = univariate.fit(x1, y1, epochs=5, batch_size=12, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
+
+
+def test_dimension_shuffle_needs_series_of_one_length():
+    with pytest.raises(ValueError, match="dimension_shuffle .* needs series of one length"):
+        cells.build_model(Architecture(dimension_shuffle=True), (None, 3), CLASSIFY)
+
+
+def test_dimension_shuffle_transposes_what_reaches_the_stack():
+    # After downsampling (units channels, for a plain cell) and for a conv cell, whose spatial
+    # axis becomes the (downsampled) time axis.
+    arch = Architecture(units=6, downsample=2, frontend_kernel=2, dimension_shuffle=True)
+    model = cells.build_model(arch, (9, 2), CLASSIFY)
+    assert model.get_layer("recurrent_0").input.shape == (None, 6, 5)
+    conv = Architecture(variant="convgru", units=4, downsample=2, dimension_shuffle=True)
+    model = cells.build_model(conv, (9, 2), CLASSIFY)
+    assert model.get_layer("feature_map_0").output.shape == (None, 2, 5, 1)
+    cells.compile_model(model, CLASSIFY, learning_rate=1e-2)
+    x = RNG.normal(size=(6, 9, 2)).astype("float32")
+    assert np.isfinite(model.fit(x, np.arange(6) % 3, epochs=1, verbose=0).history["loss"][0])

@@ -51,6 +51,10 @@ OPTION_MODELS = {
         Architecture(variant="convgru", units=4, downsample=2, revin=True, ar_highway=3),
         FORECAST,
     ),
+    # The shuffled stack needs a fixed length (built on 9 steps, below).
+    "layernorm_fcn_dimension_shuffle_revin": Architecture(
+        variant="layernorm", units=4, fcn="fcn", fcn_filters=4, dimension_shuffle=True, revin=True
+    ),
 }
 
 LOADER = textwrap.dedent(
@@ -93,8 +97,9 @@ def _save_and_reload(
     regression = Head("regression", 2, target_mean=(1.0, -1.0), target_std=(2.0, 0.5))
     for name, model_spec in models.items():
         arch, head = model_spec if isinstance(model_spec, tuple) else (model_spec, regression)
+        steps = x.shape[1] if arch.dimension_shuffle else None
         model = cells.build_model(
-            arch, (None, 3), head, feature_mean=[0.5, 0.0, -0.5], feature_std=[1.0, 2.0, 3.0]
+            arch, (steps, 3), head, feature_mean=[0.5, 0.0, -0.5], feature_std=[1.0, 2.0, 3.0]
         )
         # Batch norm statistics and affine weights away from their initial values too.
         randomize_layer(model, seed=len(name))

@@ -68,10 +68,12 @@ def test_a_valid_spec_prints_the_summary_and_exits_0():
     result = gru_search("validate", "examples/reference.yaml")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "spec 'reference' is valid"
+    # One column per field, as wide as the longest parameter name.
     assert (
-        "cell             choice   gru | minimal | mgu | layernorm | convgru | sepconvgru"
+        "cell               choice   gru | minimal | mgu | layernorm | convgru | sepconvgru"
         in result.stdout
     )
+    assert "dimension_shuffle  fixed    false" in result.stdout
     assert "Traceback" not in result.stderr
 
 

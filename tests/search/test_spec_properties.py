@@ -34,6 +34,7 @@ POOLS = {
     "downsample": [1, 2, 4],
     "ar_highway": [0, 2, 3],
     "revin": [False, True],
+    "dimension_shuffle": [False, True],
     "dropout": [0.0, 0.1, 0.5],
     "learning_rate": [1e-4, 1e-3, 1e-2],
     "batch_size": [8, 16, 32],
