@@ -39,7 +39,7 @@ done
 # The basic-auth app finds its user store in an ini file (search.stack.auth_config writes the
 # same one for the CI test): users and permissions live in the tracking store's PostgreSQL.
 if [ -n "${MLFLOW_AUTH_DATABASE_URI:-}" ]; then
-    MLFLOW_AUTH_CONFIG_PATH=/tmp/basic_auth.ini
+    MLFLOW_AUTH_CONFIG_PATH=${MLFLOW_AUTH_CONFIG_PATH:-/tmp/basic_auth.ini}
     printf '%s\n' "[mlflow]" "default_permission = READ" \
         "database_uri = $MLFLOW_AUTH_DATABASE_URI" \
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth" \

@@ -92,6 +92,9 @@ RAY_WORKER = (
     *_RAY_NODE_PORTS,
 )  # fmt: skip
 
+# A worker on a machine's GPUs (the compose stack's `gpu` profile).
+RAY_GPU_WORKER = (*RAY_WORKER, "--num-gpus", "{num_gpus}")
+
 # A health probe that needs only Python (the slim image has no curl).
 HTTP_PROBE = (
     "python", "-c",
