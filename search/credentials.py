@@ -11,6 +11,7 @@ the files hold for MLflow's client in this process. A variable set directly wins
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import MutableMapping
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from search.errors import TrackingError
 USERNAME = "MLFLOW_TRACKING_USERNAME"
 PASSWORD = "MLFLOW_TRACKING_PASSWORD"
 FILE_SUFFIX = "_FILE"
+_REFUSED = re.compile(r"\b(401|403)\b|Unauthorized|Forbidden")
 
 
 def load_from_files(environ: MutableMapping[str, str] | None = None) -> None:
@@ -48,15 +50,10 @@ def load_from_files(environ: MutableMapping[str, str] | None = None) -> None:
 
 def refused(error: BaseException) -> bool:
     """Whether `error` is the tracking server refusing this client's credentials (401 or 403)."""
-    text = str(error)
     code = getattr(error, "error_code", "")
-    return (
-        code in ("UNAUTHENTICATED", "PERMISSION_DENIED")
-        or "401" in text.split("\n", 1)[0]
-        or "status code 401" in text
-        or "status code 403" in text
-        or "Unauthorized" in text
-    )
+    # MLflow's client puts the HTTP status in the message of the error it raises; a run id
+    # (hex) never holds the number as a word of its own.
+    return code in ("UNAUTHENTICATED", "PERMISSION_DENIED") or bool(_REFUSED.search(str(error)))
 
 
 def refusal_message(uri: str, environ: MutableMapping[str, str] | None = None) -> str:
