@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install services test test-fast quickstart lint clean
+.PHONY: install services test test-fast quickstart lint clean secrets lock
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,24 @@ quickstart: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check cells space search tests benchmarks
 	$(BIN)/ruff format --check cells space search tests benchmarks
+
+# Fresh secrets for the compose stack in ./secrets (git ignores them); an existing one is kept,
+# so a running stack's database and admin password stay valid. Delete a file to rotate it.
+# The folder is private to you; the files are world-readable because compose bind-mounts them
+# with their mode and the containers read them as their own users (gru, postgres).
+SECRETS := postgres_password mlflow_admin_password mlflow_secret_key ray_auth_token
+secrets:
+	@mkdir -p secrets && chmod 700 secrets
+	@for name in $(SECRETS); do \
+		if [ ! -s secrets/$$name ]; then \
+			(umask 022; $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(32), end='')" > secrets/$$name); \
+			echo "wrote secrets/$$name"; \
+		fi; \
+	done
+
+# The images' lock files, from the venv the tests ran in (docker/requirements/*.lock).
+lock: $(STAMP)
+	$(BIN)/python docker/lock.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

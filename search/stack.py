@@ -28,7 +28,37 @@ MLFLOW_SERVER = (
     "--workers", "{workers}",
     # MLflow 3 rejects Host headers other than localhost and private IPs unless listed here.
     "--allowed-hosts", "{allowed_hosts}",
+    # HTTP basic authentication on every API call (/health stays open for probes). The server
+    # reads its settings from the environment, never from this command line: MLFLOW_AUTH_*
+    # below, and PGPASSWORD for a PostgreSQL store whose URI carries no password.
+    "--app-name", "basic-auth",
 )  # fmt: skip
+
+# What the basic-auth app reads at start: the admin account it creates on an empty user store,
+# the key that signs its forms (CSRF), and an ini file whose `database_uri` says where users and
+# permissions live.
+MLFLOW_AUTH_ENV = (
+    "MLFLOW_AUTH_ADMIN_USERNAME",
+    "MLFLOW_AUTH_ADMIN_PASSWORD",
+    "MLFLOW_FLASK_SERVER_SECRET_KEY",
+    "MLFLOW_AUTH_CONFIG_PATH",
+)
+
+
+def auth_config(database_uri: str, cache_ttl_s: int = 60) -> str:
+    """The basic-auth app's ini: users in `database_uri`, everyone else may only read.
+
+    Credential checks are cached for `cache_ttl_s`: without the cache every request runs a
+    PBKDF2 hash (tens of milliseconds of CPU), which on a busy node slows every trial's logging.
+    """
+    return (
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = {database_uri}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        f"auth_cache_ttl_seconds = {cache_ttl_s}\n"
+    )
+
 
 # Ports every Ray node opens besides the head's public ones. Containers can use fixed values; the
 # CI test runs two nodes on one machine and gives each its own free ports.
@@ -61,6 +91,9 @@ RAY_WORKER = (
     "--temp-dir", "{temp_dir}",
     *_RAY_NODE_PORTS,
 )  # fmt: skip
+
+# A worker on a machine's GPUs (the compose stack's `gpu` profile).
+RAY_GPU_WORKER = (*RAY_WORKER, "--num-gpus", "{num_gpus}")
 
 # A health probe that needs only Python (the slim image has no curl).
 HTTP_PROBE = (

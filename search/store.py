@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from search import credentials
 from search.errors import NotFoundError, SpecError, TrackingError, TrackingUnreachable
 from search.spec.settings_section import URI_FORMS, URI_SCHEMES
 from search.tracking import Tracker, resolve_uri, transient
@@ -98,6 +99,8 @@ def open_store(uri: str, *, tracker_factory: Callable[[str], Tracker] = Tracker)
     except Exception as error:  # MLflow raises many types for a store it cannot use
         first = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
         detail = f"{type(error).__name__}: {first}"[:300]
+        if credentials.refused(error):
+            raise TrackingError(credentials.refusal_message(uri)) from None
         if transient(error):
             raise TrackingUnreachable(
                 f"The MLflow tracking store at {uri} does not answer ({detail}); start its server "

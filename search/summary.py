@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -94,7 +96,27 @@ def _summary_record(result, members, refit, test_metrics, model_uri, decision, o
         },
         "stopped_reason": result.stopped_reason,
         "elapsed_s": round(elapsed, 1),
+        # Checkpoints, Tune's state and the oracle's, in the results folder.
+        "disk_used_bytes": disk_used(result.results_dir),
     }
+
+
+def disk_used(folder) -> int:
+    """Bytes the files under `folder` take (0 when it is gone); links are not followed."""
+    total = 0
+    for path in Path(folder).rglob("*"):
+        with contextlib.suppress(OSError):  # a file Ray removes while we count
+            if path.is_file() and not path.is_symlink():
+                total += path.stat().st_size
+    return total
+
+
+def human_bytes(count: int) -> str:
+    """1536 -> '1.5 KB': the unit that keeps the number under 1000."""
+    if count < 1000:
+        return f"{count} B"
+    exponent = min(3, int(math.log10(count) // 3))  # 1 KB .. GB, the last for anything larger
+    return f"{count / 1000**exponent:.1f} {('KB', 'MB', 'GB')[exponent - 1]}"
 
 
 def _register(
@@ -344,6 +366,8 @@ def print_summary(console, result, spec) -> None:
     uri = _uri_option(result.tracking_uri, spec)
     console.print(f"pull it with: [bold]gru-search pull {ref} -o models/{spec.name}{uri}[/bold]")
     console.print(f"log: {Path(result.results_dir) / 'search.log'}; browse: gru-search ui{uri}")
+    used = human_bytes(disk_used(result.results_dir))
+    console.print(f"disk: {used} in {result.results_dir} (one checkpoint per trial)")
 
 
 def _uri_option(uri: str, spec=None) -> str:

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from search import credentials
 from search.errors import GruSearchError, TrackingError, TrackingUnreachable
 
 PARENT_TAG = "mlflow.parentRunId"
@@ -133,6 +134,8 @@ class Tracker:
             # ones a call fails within seconds and this class retries or buffers it instead.
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+            # A server with basic auth: MLflow's client reads the variables, not their files.
+            credentials.load_from_files()
             from mlflow import MlflowClient
 
             client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
@@ -149,6 +152,8 @@ class Tracker:
                 name, artifact_location or local_artifact_root(self.uri)
             )
         except Exception as error:  # MLflow raises many types for an unreachable store
+            if credentials.refused(error):
+                raise TrackingError(credentials.refusal_message(self.uri)) from error
             raise (TrackingUnreachable if transient(error) else TrackingError)(
                 f"Cannot use the MLflow tracking store at {self.uri!r} ({type(error).__name__}: {error}); "
                 "check tracking.uri in the spec and that the server is running."
@@ -484,6 +489,9 @@ class Tracker:
             try:
                 return call()
             except Exception as error:
+                if credentials.refused(error):
+                    # Retrying would not change the answer; say which variables to set.
+                    raise TrackingError(credentials.refusal_message(self.uri)) from error
                 retriable = transient(error) or also(error)
                 if not retriable or time.monotonic() + delay > deadline:
                     raise

@@ -200,6 +200,25 @@ class MlflowServer:
     uri: str
     artifacts: Path
     log: Path
+    # The admin account of the server's basic authentication; the password also lies in a file
+    # (`password_file`), as the compose stack hands it to its containers.
+    username: str
+    password: str
+    password_file: Path
+
+    def client_env(self) -> dict[str, str]:
+        """What a user exports to use the server: the account, in MLflow's own variables."""
+        return {
+            "MLFLOW_TRACKING_USERNAME": self.username,
+            "MLFLOW_TRACKING_PASSWORD": self.password,
+        }
+
+    def node_env(self) -> dict[str, str]:
+        """What the compose stack gives each Ray node: the account, its password as a file."""
+        return {
+            "MLFLOW_TRACKING_USERNAME": self.username,
+            "MLFLOW_TRACKING_PASSWORD_FILE": str(self.password_file),
+        }
 
 
 def mlflow_argv(backend_store_uri: str, artifacts: Path, port: int) -> list[str]:
@@ -216,26 +235,76 @@ def mlflow_argv(backend_store_uri: str, artifacts: Path, port: int) -> list[str]
     return argv
 
 
+@dataclass(frozen=True)
+class ServerAuth:
+    """The basic-auth app's settings for one test server: what `mlflow server` reads at start."""
+
+    username: str
+    password: str
+    password_file: Path
+    env: dict[str, str]
+
+
+def server_auth(root: Path, backend_store_uri: str) -> ServerAuth:
+    """A fresh admin account and auth config under `root` (users beside a PostgreSQL store's
+    tables as in the stack, or in their own SQLite file next to a SQLite store)."""
+    root.mkdir(parents=True, exist_ok=True)
+    if backend_store_uri.startswith("sqlite:"):
+        database_uri = f"sqlite:///{root}/basic_auth.db"
+    else:
+        database_uri = backend_store_uri
+    config = root / "basic_auth.ini"
+    config.write_text(stack.auth_config(database_uri))
+    password = secrets.token_urlsafe(18)
+    password_file = root / "mlflow_password"
+    password_file.write_text(password + "\n")
+    password_file.chmod(0o600)
+    env = dict(zip(stack.MLFLOW_AUTH_ENV, ("admin", password, secrets.token_hex(32), str(config)),
+                   strict=True))  # fmt: skip
+    return ServerAuth("admin", password, password_file, env)
+
+
+def mlflow_server_env(auth: ServerAuth) -> dict[str, str]:
+    """The server's environment: ours, its auth settings, and none of a client's credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
+    return {**env, **auth.env, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 @contextlib.contextmanager
 def mlflow_server(backend_store_uri: str, timeout: float = 180.0) -> Iterator[MlflowServer]:
-    """`mlflow server` with the artifact proxy, on a free port, answering /health."""
+    """`mlflow server` with the artifact proxy and basic auth, on a free port, answering /health."""
     root = Path(tempfile.mkdtemp(prefix="gs-mlflow-"))
     artifacts, log = root / "artifacts", root / "server.log"
+    auth = server_auth(root / "auth", backend_store_uri)
     port = free_port()
     argv = mlflow_argv(backend_store_uri, artifacts, port)
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     with open(log, "wb") as log_file:
-        process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT,
+                                   env=mlflow_server_env(auth), start_new_session=True)  # fmt: skip
     uri = f"http://127.0.0.1:{port}"
     try:
         _wait(
             lambda: http_ok(uri + stack.MLFLOW_HEALTH_PATH), "mlflow server", timeout, process, log
         )
-        yield MlflowServer(uri, artifacts, log)
+        yield MlflowServer(uri, artifacts, log, auth.username, auth.password, auth.password_file)
     finally:
         _end_group(process)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Sets `values` in this process's environment, and restores what was there on exit."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 # --- Ray cluster ------------------------------------------------------------------------------
@@ -382,6 +451,10 @@ def ray_cluster(num_nodes: int = 2, cpus_per_node: int = 1, timeout: float = 120
 
 @contextlib.contextmanager
 def tracking_stack() -> Iterator[tuple[Postgres, MlflowServer]]:
-    """PostgreSQL and an MLflow server on it: the tracking half of the compose stack."""
+    """PostgreSQL and an MLflow server on it: the tracking half of the compose stack.
+
+    Ray nodes started for it should get `server.node_env()`; in-process commands and clients
+    authenticate with `server.client_env()` (use `environment`).
+    """
     with postgres() as database, mlflow_server(database.sqlalchemy_uri) as server:
         yield database, server

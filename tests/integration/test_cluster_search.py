@@ -6,6 +6,7 @@ file runs. `gru-search launch` submits a tiny search as a Ray Job; the test then
 user relies on: trials ran on both nodes, parent and nested runs are in PostgreSQL through the
 server, the best model is registered with alias `champion`, `gru-search pull` from the server
 gives a model that reproduces the recorded test metric, and a stopped job leaves no run RUNNING.
+The MLflow server runs with basic authentication, as in the stack.
 In CI (CI=true) this never skips: missing PostgreSQL binaries fail it.
 """
 
@@ -40,9 +41,13 @@ def stack():
     if services.postgres_bin_dir() is None and os.environ.get("CI") != "true":
         pytest.skip("PostgreSQL binaries are not installed (.ci/install-services installs them)")
     # Under CI a missing binary is an error raised by services.postgres(), never a skip.
+    # The server has basic auth on, as in the compose stack: the nodes hold its account (the
+    # password as a file, as compose's secrets give it), and this process, where the test runs
+    # `gru-search` and reads MLflow, holds it as a user exports it.
     with (
         services.tracking_stack() as (database, server),
-        services.ray_cluster(num_nodes=2, cpus_per_node=1) as ray,
+        services.ray_cluster(num_nodes=2, cpus_per_node=1, env=server.node_env()) as ray,
+        services.environment(server.client_env()),
     ):
         yield database, server, ray
 

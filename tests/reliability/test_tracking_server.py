@@ -1,6 +1,6 @@
 """A real `mlflow server` (SQLite store, artifact proxy) that a search shares with others:
 it is SIGKILLed and restarted on the same port while trials log, and two searches finish at
-once on the same registered model name."""
+once on the same registered model name. Basic authentication is on, as in the stack."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ import pytest
 import yaml
 
 from tests.integration.services import (
-    BIN,
     _end_processes_mentioning,
+    environment,
     free_port,
     http_ok,
     mlflow_argv,
+    mlflow_server_env,
+    server_auth,
 )
 from tests.reliability import faults
 
@@ -40,11 +42,13 @@ class Server:
         self.uri = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
         self.starts = 0
+        # Basic auth on, as in the stack; a restart keeps the same admin (its user store).
+        self.auth = server_auth(root / "auth", f"sqlite:///{root}/mlflow.db")
 
     def start(self, timeout: float = 240.0) -> float:
         began = time.monotonic()
         argv = mlflow_argv(f"sqlite:///{self.root}/mlflow.db", self.root / "artifacts", self.port)
-        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        env = mlflow_server_env(self.auth)
         log = open(self.root / f"server-{self.starts}.log", "wb")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
@@ -69,7 +73,10 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow-server")
     server = Server(root)
     server.start()
-    yield server
+    # Searches here and the `gru-search` processes this starts log in as a user who exported it.
+    with environment({"MLFLOW_TRACKING_USERNAME": server.auth.username,
+                      "MLFLOW_TRACKING_PASSWORD": server.auth.password}):  # fmt: skip
+        yield server
     server.kill()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -76,7 +77,13 @@ def _errors(validator, document) -> list[str]:
 
 def test_the_compose_file_matches_the_compose_specification(compose, validator):
     assert _errors(validator, compose) == []
-    assert set(compose["services"]) == {"postgres", "mlflow", "ray-head", "ray-worker"}
+    assert set(compose["services"]) == {
+        "postgres",
+        "mlflow",
+        "ray-head",
+        "ray-worker",
+        "ray-worker-gpu",
+    }
 
 
 def test_the_schema_check_rejects_a_broken_file(compose, validator):
@@ -89,20 +96,44 @@ def test_the_schema_check_rejects_a_broken_file(compose, validator):
     assert any("restart_policy" in e for e in errors), errors
 
 
-def test_a_missing_password_is_refused_before_anything_starts(env):
-    without = {k: v for k, v in env.items() if k != "POSTGRES_PASSWORD"}
-    with pytest.raises(KeyError, match="set POSTGRES_PASSWORD in .env"):
-        interpolate((ROOT / "docker-compose.yml").read_text(), without)
+def test_secrets_are_files_that_make_secrets_writes_and_the_example_holds(compose):
+    names = set(compose["secrets"])
+    assert names == {
+        "postgres_password",
+        "mlflow_admin_password",
+        "mlflow_secret_key",
+        "ray_auth_token",
+    }
+    for name, secret in compose["secrets"].items():
+        assert secret["file"] == f"./secrets/{name}"  # SECRETS_DIR unset: `make secrets`' folder
+        example = (ROOT / "secrets" / "example" / name).read_text()
+        assert example.startswith("example-"), name  # what docker/entrypoint.sh refuses
+    assert (
+        set(re.findall(r"^SECRETS := (.*)$", (ROOT / "Makefile").read_text(), re.M)[0].split())
+        == names
+    )
+    # Every secret a service is given is declared, and mounted where its _FILE variable points.
+    for service in compose["services"].values():
+        for name in service.get("secrets", []):
+            assert name in names
+        paths = [
+            v for k, v in service.get("environment", {}).items() if k.endswith(("_FILE", "_PATH"))
+        ]
+        assert {p.rsplit("/", 1)[-1] for p in paths if p.startswith("/run/secrets/")} <= set(
+            service.get("secrets", [])
+        )
 
 
 def test_mlflow_runs_the_same_server_command_as_the_ci_test(compose):
     mlflow = compose["services"]["mlflow"]
     values = stack.bind(stack.MLFLOW_SERVER, mlflow["command"])
-    assert re.fullmatch(
-        r"postgresql\+psycopg://mlflow:[^@]+@postgres:5432/mlflow", values["backend_store_uri"]
-    )
+    # No password in the URI (so none on the command line): libpq reads PGPASSWORD.
+    assert values["backend_store_uri"] == "postgresql+psycopg://mlflow@postgres:5432/mlflow"
+    assert mlflow["environment"]["PGPASSWORD_FILE"] == "/run/secrets/postgres_password"
+    assert mlflow["environment"]["MLFLOW_AUTH_DATABASE_URI"] == values["backend_store_uri"]
+    assert "mlflow" in mlflow["build"]["target"] and "tensorflow" not in _dockerfile_stage("mlflow")
     assert f"mlflow-artifacts:{values['artifacts_destination']}" in mlflow["volumes"]
-    assert mlflow["ports"] == [f"5000:{values['port']}"]
+    assert mlflow["ports"] == [f"127.0.0.1:5000:{values['port']}"]
     assert f"mlflow:{values['port']}" in values["allowed_hosts"].split(",")
     probe = stack.render(
         stack.HTTP_PROBE, url=f"http://localhost:{values['port']}{stack.MLFLOW_HEALTH_PATH}"
@@ -118,8 +149,7 @@ def test_ray_nodes_run_the_same_start_commands_as_the_ci_test(compose):
     head_values = stack.bind(stack.RAY_HEAD, head["command"])
     worker_values = stack.bind(stack.RAY_WORKER, worker["command"])
     assert worker_values["head_address"] == f"ray-head:{head_values['gcs_port']}"
-    assert f"8265:{head_values['dashboard_port']}" in head["ports"]
-    assert f"10001:{head_values['client_port']}" in head["ports"]
+    assert head["ports"] == [f"127.0.0.1:8265:{head_values['dashboard_port']}"]
     probe = stack.render(
         stack.HTTP_PROBE,
         url=f"http://localhost:{head_values['dashboard_port']}{stack.RAY_DASHBOARD_HEALTH_PATH}",
@@ -130,6 +160,12 @@ def test_ray_nodes_run_the_same_start_commands_as_the_ci_test(compose):
         url=f"http://localhost:{worker_values['agent_listen_port']}{stack.RAY_NODE_HEALTH_PATH}",
     )
     assert worker["healthcheck"]["test"] == ["CMD", *probe]
+    gpu = compose["services"]["ray-worker-gpu"]
+    gpu_values = stack.bind(stack.RAY_GPU_WORKER, gpu["command"])
+    assert gpu_values["head_address"] == worker_values["head_address"]
+    (device,) = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert device["capabilities"] == ["gpu"] and str(device["count"]) == gpu_values["num_gpus"]
+    assert gpu["profiles"] == ["gpu"] and gpu["build"]["args"] == {"GPU": "1"}
     for template in (stack.RAY_HEAD, stack.RAY_WORKER):
         local = services.ray_argv(template, temp_dir="/tmp/x", num_cpus=1, gcs_port=1, dashboard_host="h",
                                   dashboard_port=2, client_port=3, head_address="127.0.0.1:1")  # fmt: skip
@@ -151,10 +187,13 @@ def test_postgres_is_private_and_keeps_its_data_on_a_named_volume(compose):
     assert "postgres-data" in compose["volumes"]
 
 
-def test_credentials_come_only_from_the_env_file(env):
+def test_no_secret_is_in_the_compose_file_or_the_env_file(env):
     text = (ROOT / "docker-compose.yml").read_text()
-    assert env["POSTGRES_PASSWORD"] not in text and env["RAY_AUTH_TOKEN"] not in text
-    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+    for secret in (ROOT / "secrets" / "example").iterdir():
+        assert secret.read_text() not in text and secret.read_text() not in str(env)
+    assert not any("PASSWORD" in k or "TOKEN" in k for k in env), env
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert ".env" in ignored and "/secrets/*" in ignored and "!/secrets/example/" in ignored
 
 
 def test_workers_scale_and_share_the_results_volume(compose, env):
@@ -173,15 +212,82 @@ def test_workers_scale_and_share_the_results_volume(compose, env):
             == services._ray_env("t", None)["RAY_AUTH_MODE"]
             == "token"
         )
-        assert node["environment"]["RAY_AUTH_TOKEN"] == env["RAY_AUTH_TOKEN"]
-        assert node["build"] == "." and node["image"] == compose["services"]["mlflow"]["image"]
+        assert node["environment"]["RAY_AUTH_TOKEN_PATH"] == "/run/secrets/ray_auth_token"
+        assert (
+            node["environment"]["MLFLOW_TRACKING_PASSWORD_FILE"]
+            == "/run/secrets/mlflow_admin_password"
+        )
+        assert node["build"] == {"context": ".", "target": "train"}
+        assert "/tmp/ray" in node["volumes"]  # Ray's temp dir on a volume of its own
 
 
-def test_one_image_installs_the_project_at_build_time(compose):
+def _dockerfile_stage(target: str) -> str:
+    """The lines of one build stage of the Dockerfile, up to the next FROM."""
+    text = (ROOT / "Dockerfile").read_text()
+    return re.search(rf"^FROM \S+ AS {target}\n(.*?)(?=^FROM |\Z)", text, re.M | re.S).group(1)
+
+
+def test_images_are_pinned_versioned_and_install_locked_dependencies_first(compose):
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert [line for line in dockerfile.splitlines() if line.startswith("FROM ")] == [
-        "FROM python:3.11-slim"
+        "FROM python:3.11.13-slim-bookworm AS base",
+        "FROM base AS mlflow",
+        "FROM base AS train",
     ]
-    assert "RUN pip install ." in dockerfile
-    for service in compose["services"].values():
+    assert compose["services"]["postgres"]["image"] == "postgres:16.9-bookworm"
+    version = re.search(r'^version = "(.+)"$', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    for name, service in compose["services"].items():
+        if "build" in service:
+            assert service["image"].endswith(f":{version}"), name
+        assert service["init"] is True and service["logging"]["driver"] == "json-file", name
+        assert {"cpus", "memory"} <= set(service["deploy"]["resources"]["limits"]), name
         assert "pip" not in " ".join(map(str, service.get("command", [])))
+    train = _dockerfile_stage("train")
+    # The locked dependencies before the source: a code edit does not reinstall TensorFlow.
+    assert train.index("pip install --no-deps -r /tmp/train.lock") < train.index("COPY cells")
+    assert "RUN pip install --no-deps ." in train
+    assert "pip install --no-deps -r /tmp/server.lock" in _dockerfile_stage("mlflow")
+    for lock in ("train.lock", "server.lock"):
+        lines = (ROOT / "docker" / "requirements" / lock).read_text().splitlines()[1:]
+        assert lines and all(re.fullmatch(r"[a-z0-9._-]+==\S+", line) for line in lines), lock
+    server_lock = (ROOT / "docker" / "requirements" / "server.lock").read_text()
+    assert (
+        "tensorflow" not in server_lock
+        and "flask-wtf==" in server_lock
+        and "psycopg==" in server_lock
+    )
+
+
+def _entrypoint(tmp_path, secret: str, **env: str) -> subprocess.CompletedProcess:
+    (tmp_path / "secret").write_text(secret)
+    variables = {"PATH": "/usr/bin:/bin", "PGPASSWORD_FILE": str(tmp_path / "secret"), **env}
+    return subprocess.run(["sh", str(ROOT / "docker" / "entrypoint.sh"), "sh", "-c",
+                           'echo "$PGPASSWORD|${PGPASSWORD_FILE:-}"'],
+                          env=variables, capture_output=True, text=True)  # fmt: skip
+
+
+def test_the_entrypoint_refuses_the_example_secrets_unless_dev(tmp_path):
+    refused = _entrypoint(tmp_path, "example-known")
+    assert refused.returncode == 64
+    assert "is the committed example secret; run `make secrets`" in refused.stderr
+    assert "DEV=1" in refused.stderr
+    assert _entrypoint(tmp_path, "example-known", DEV="1").stdout == "example-known|\n"
+    # A real secret reaches the program as the variable; its _FILE is not passed on.
+    assert _entrypoint(tmp_path, "s3cret").stdout == "s3cret|\n"
+
+
+def test_the_entrypoint_names_a_missing_secret_file(tmp_path):
+    missing = _entrypoint(tmp_path, "s3cret", MLFLOW_TRACKING_PASSWORD_FILE=str(tmp_path / "no"))
+    assert missing.returncode == 64
+    assert f"MLFLOW_TRACKING_PASSWORD_FILE names {tmp_path / 'no'}, which cannot be read" in (
+        missing.stderr
+    )
+
+
+def test_the_entrypoint_writes_the_auth_config_the_ci_test_uses(tmp_path):
+    uri = "postgresql+psycopg://mlflow@postgres:5432/mlflow"
+    done = subprocess.run(["sh", str(ROOT / "docker" / "entrypoint.sh"), "sh", "-c",
+                           'cat "$MLFLOW_AUTH_CONFIG_PATH"'], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "MLFLOW_AUTH_DATABASE_URI": uri,
+                               "MLFLOW_AUTH_CONFIG_PATH": str(tmp_path / "auth.ini")})  # fmt: skip
+    assert done.stdout == stack.auth_config(uri)
