@@ -20,7 +20,7 @@ from search.spec.space_section import parse_space
 
 TOP_KEYS = ("name", "data", "space", "search", "tracking", "ray", "results_dir")
 # Names an MLflow experiment, a registered model and a folder: keep it portable.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # A spec is a few kilobytes; anything far larger is not one.
 _MAX_BYTES = 1_000_000
 
@@ -106,7 +106,7 @@ def _parse(
     name = mapping.get("name")
     if name is None:
         problems.add("name", "is required: it names the MLflow experiment and registered model")
-    elif not isinstance(name, str) or not _NAME.match(name):
+    elif not isinstance(name, str) or not NAME.match(name):
         problems.expected(
             "name", "letters, digits, '_', '.', '-' (starting with a letter or digit)", name
         )
