@@ -19,6 +19,7 @@ from search.errors import GruSearchError, NotFoundError, UnreachableError
 # verb -> one-line help. The module search.commands.<verb> implements it.
 COMMANDS = {
     "validate": "check a spec and print its search space",
+    "schema": "print the JSON Schema of a spec, for editors",
     "run": "run a search on this machine (local Ray, MLflow on SQLite by default)",
     "pull": "download a registered model and its metadata",
     "predict": "write a model's predictions for a data file as CSV or Parquet",

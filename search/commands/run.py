@@ -20,10 +20,12 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from search.spec import load_spec
+    from search.spec.environment_checks import check_environment
     from search.store import with_store
 
-    # A bad spec is answered before TensorFlow and Ray are imported.
-    spec = with_store(load_spec(args.spec), override=args.tracking_uri)
+    # A bad spec, or one this machine cannot run (no data file, no GPU), is answered before
+    # TensorFlow and Ray are imported.
+    spec = with_store(load_spec(args.spec, checks=check_environment), override=args.tracking_uri)
     from search.driver import run as run_search
 
     run_search(spec, quiet=args.quiet, resume=args.resume)

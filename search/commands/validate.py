@@ -8,6 +8,7 @@ import sys
 
 from search.commands import add_spec_argument
 from search.spec import load_spec, summary
+from search.spec.environment_checks import check_environment
 from search.store import with_store
 
 
@@ -17,8 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # A SpecError propagates to search.cli.main, which prints it and exits 2.
-    # The store shown is the one `run` would use ($MLFLOW_TRACKING_URI for a spec that names none).
-    text = summary(with_store(load_spec(args.spec)))
+    # The store shown is the one `run` would use ($MLFLOW_TRACKING_URI for a spec that names none);
+    # the spec is checked against this machine as `run` checks it.
+    text = summary(with_store(load_spec(args.spec, checks=check_environment)))
     try:
         print(text, flush=True)
     except BrokenPipeError:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
 
 import numpy as np
 
+from search.aeon_offline import available_aeon
 from search.data.preprocessing import from_sequences
 from search.data.raw import Cases, Series
 from search.errors import DataError
@@ -36,36 +36,6 @@ def _require_task(source: str, task: str, needed: str) -> None:
         raise DataError(
             f"Source {source!r} is a {needed} problem, but data.task is {task!r}; set data.task to {needed!r}."
         )
-
-
-def _aeon_data_dirs() -> list[Path]:
-    import aeon.datasets
-
-    # Bundled copies ship inside the package; `local_data` holds any downloaded earlier.
-    root = Path(aeon.datasets.__file__).parent
-    return [root / "data", root / "local_data"]
-
-
-def _header(path: Path) -> str:
-    lines = []
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            if line.lower().startswith("@data"):
-                break
-            lines.append(line.lower())
-    return "".join(lines)
-
-
-def available_aeon(task: str) -> list[str]:
-    """Problems aeon has on disk here, with both a train and a test file, for this task."""
-    marker = "@classlabel true" if task == "classification" else "@targetlabel true"
-    names = set()
-    for folder in _aeon_data_dirs():
-        for train in folder.glob("*/*_TRAIN.ts"):
-            name = train.name.removesuffix("_TRAIN.ts")
-            if (train.parent / f"{name}_TEST.ts").exists() and marker in _header(train):
-                names.add(name)
-    return sorted(names)
 
 
 def load_aeon(name: str, task: str) -> Cases:

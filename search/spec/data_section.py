@@ -48,7 +48,8 @@ def parse_data(
     source = fields.text("source")
     task = fields.text("task", None, choices=HEAD_KINDS)
     if isinstance(source, str):
-        source, task = _source(problems, path, source, task, base_dir, "task" in mapping)
+        # `task: null` is left out, as every null field is: a built-in's task is inferred.
+        source, task = _source(problems, path, source, task, base_dir, fields.given("task"))
     validation = fields.number(
         "validation", 0.2, above=0, below=1, what="a fraction between 0 and 1 (exclusive)"
     )

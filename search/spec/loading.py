@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,13 @@ from search.spec.space_section import parse_space
 
 TOP_KEYS = ("name", "data", "space", "search", "tracking", "ray", "results_dir")
 # Names an MLflow experiment, a registered model and a folder: keep it portable.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # A spec is a few kilobytes; anything far larger is not one.
 _MAX_BYTES = 1_000_000
+
+# Adds more problems with a spec (its mapping, read from its folder) to the parser's: checks
+# against this machine (search.spec.environment_checks) that the pure parser leaves out.
+Check = Callable[[Problems, Mapping, Path], None]
 
 
 class _SpecLoader(yaml.SafeLoader):
@@ -47,8 +51,9 @@ _SpecLoader.add_implicit_resolver(
 )
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate the YAML spec at `path`; relative paths in it are from its folder."""
+def load_spec(path: str | Path, *, checks: Check | None = None) -> Spec:
+    """Read and validate the YAML spec at `path`; relative paths in it are from its folder.
+    `checks` adds its problems to the parser's, reported together."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -73,12 +78,15 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(f"{path}: is not valid YAML{where}: {problem}.") from None
     except RecursionError:
         raise SpecError(f"{path}: is nested too deeply to be a spec.") from None
-    spec = parse_spec(mapping, path.resolve().parent, source=str(path))
+    spec = parse_spec(mapping, path.resolve().parent, source=str(path), checks=checks)
     return dataclasses.replace(spec, path=str(path.resolve()), text=text)
 
 
-def parse_spec(mapping: Any, base_dir: str | Path, *, source: str = "spec") -> Spec:
-    """Validate a spec already read into Python objects; raise SpecError listing every problem."""
+def parse_spec(
+    mapping: Any, base_dir: str | Path, *, source: str = "spec", checks: Check | None = None
+) -> Spec:
+    """Validate a spec already read into Python objects; raise SpecError listing every problem
+    (the parser's, then those `checks` finds)."""
     problems = Problems()
     if not isinstance(mapping, Mapping):
         what = "empty" if mapping is None else show(mapping)
@@ -86,17 +94,19 @@ def parse_spec(mapping: Any, base_dir: str | Path, *, source: str = "spec") -> S
         problems.raise_if_any(source)
     base_dir = Path(base_dir).expanduser().resolve()
     try:
-        return _parse(problems, mapping, base_dir, source)
+        return _parse(problems, mapping, base_dir, source, checks)
     except RecursionError:
         raise SpecError(f"{source}: is nested too deeply to be a spec.") from None
 
 
-def _parse(problems: Problems, mapping: Mapping, base_dir: Path, source: str) -> Spec:
+def _parse(
+    problems: Problems, mapping: Mapping, base_dir: Path, source: str, checks: Check | None
+) -> Spec:
     problems.unknown_keys("", mapping, TOP_KEYS)
     name = mapping.get("name")
     if name is None:
         problems.add("name", "is required: it names the MLflow experiment and registered model")
-    elif not isinstance(name, str) or not _NAME.match(name):
+    elif not isinstance(name, str) or not NAME.match(name):
         problems.expected(
             "name", "letters, digits, '_', '.', '-' (starting with a letter or digit)", name
         )
@@ -116,6 +126,8 @@ def _parse(problems: Problems, mapping: Mapping, base_dir: Path, source: str) ->
     results_dir = mapping.get("results_dir")
     if results_dir is not None and (not isinstance(results_dir, str) or not results_dir.strip()):
         problems.expected("results_dir", "a folder path", results_dir)
+    if checks is not None:
+        checks(problems, mapping, base_dir)
     problems.raise_if_any(source)
     results = Path(results_dir).expanduser() if results_dir else Path("results") / name
     return Spec(

@@ -30,13 +30,19 @@ SEARCH_KEYS = (
 TRACKING_KEYS = ("uri", "experiment", "registered_model", "artifact_location")
 RAY_KEYS = ("address", "num_cpus")
 
+# Relative to the spec's folder (see _absolute_store).
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 URI_SCHEMES = re.compile(r"^(sqlite|file|https?|postgresql(\+\w+)?|mysql(\+\w+)?|databricks):")
 URI_FORMS = "sqlite:///PATH, http(s)://HOST:PORT, postgresql://..., file:PATH or databricks"
-_RAY_ADDRESS = re.compile(r"^(local|auto|ray://[^\s/:]+(:\d+)?|[^\s/:]+:\d+)$")
+RAY_ADDRESS = re.compile(r"^(local|auto|ray://[^\s/:]+(:\d+)?|[^\s/:]+:\d+)$")
 # Trials or epochs beyond this are a typo, not a plan (and would overflow trial ids and tables).
 MAX_COUNT = 1_000_000
 # Members of the registered averaging model; more only slows prediction for no measurable gain.
 MAX_ENSEMBLE = 20
+# k-fold cross-validation beyond this costs more than it tells.
+MAX_FOLDS = 20
+# NumPy's and keras-tuner's seeds are 32-bit.
+MAX_SEED = 2**32 - 1
 # The dataclass's defaults are the spec's: stated once, in search.spec.model.SearchSettings.
 DEFAULTS = SearchSettings()
 
@@ -73,7 +79,7 @@ def parse_search(problems: Problems, value: Any, task: str | None) -> SearchSett
         concurrency=concurrency,
         resources_per_trial=_resources(problems, mapping.get("resources_per_trial")),
         objective=_objective(problems, mapping.get("objective"), task),
-        seed=f.integer("seed", 0, minimum=0, maximum=2**32 - 1),
+        seed=f.integer("seed", 0, minimum=0, maximum=MAX_SEED),
         max_failures=f.integer("max_failures", 1, minimum=0),
         max_consecutive_failures=f.integer("max_consecutive_failures", 3, minimum=1),
         ensemble=f.integer("ensemble", DEFAULTS.ensemble, minimum=1, maximum=MAX_ENSEMBLE),
@@ -103,8 +109,8 @@ def _folds(problems: Problems, mapping: Any, task: str | None) -> int | None:
     value = mapping.get("folds", "auto") if isinstance(mapping, dict) else "auto"
     if value in ("auto", None):
         return DEFAULTS.folds
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 20:
-        problems.expected("search.folds", "auto or a number of folds from 1 to 20", value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_FOLDS:
+        problems.expected("search.folds", f"auto or a number of folds from 1 to {MAX_FOLDS}", value)
         return None
     if value > 1 and task == "forecasting":
         problems.add(
@@ -159,7 +165,7 @@ def parse_tracking(
     path = "tracking"
     mapping = section(problems, value, path, TRACKING_KEYS)
     f = Fields(problems, mapping, path)
-    uri = f.text("uri", "sqlite:///mlflow.db")
+    uri = f.text("uri", DEFAULT_TRACKING_URI)
     if uri is not None and not URI_SCHEMES.match(uri):
         problems.expected(join(path, "uri"), URI_FORMS, uri)
         uri = None
@@ -194,7 +200,7 @@ def parse_ray(problems: Problems, value: Any) -> RaySettings | None:
     mapping = section(problems, value, path, RAY_KEYS)
     f = Fields(problems, mapping, path)
     address = f.text("address", "local")
-    if address is not None and not _RAY_ADDRESS.match(address):
+    if address is not None and not RAY_ADDRESS.match(address):
         problems.expected(
             join(path, "address"), "local, auto, ray://HOST:PORT or HOST:PORT", address
         )

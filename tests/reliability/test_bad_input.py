@@ -422,7 +422,11 @@ def test_missing_data_file(tmp_path, capsys):
         capsys,
     )
     assert_user_error(code, err, one_line=False)
-    assert "gone.csv" in err
+    # Found by the spec's checks, with where it was looked for, before any data is read.
+    assert (
+        f"  data.source: no file gone.csv (looked in {tmp_path.resolve()}, the spec's folder)"
+        in err
+    )
 
 
 def test_data_path_is_a_folder(tmp_path, capsys):

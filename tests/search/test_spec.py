@@ -557,3 +557,12 @@ def test_downsample_takes_powers_of_two_as_a_list_never_a_range(tmp_path):
         )
     with pytest.raises(SpecError, match=re.escape("got [1, 3]; not allowed: [3]")):
         parse_spec({"name": "d", "data": data, "space": {"downsample": [1, 3]}}, tmp_path)
+
+
+def test_a_null_task_is_left_out_like_any_null_field(tmp_path):
+    # It was taken as given: a spec with no data and no problem.
+    spec = parse_spec({"name": "x", "data": {"source": "aeon:GunPoint", "task": None}}, tmp_path)
+    assert spec.data.task == "classification"
+    assert problems_of({"name": "x", "data": {"source": "d.csv", "task": None}}, tmp_path) == (
+        "data.task: is required for a file source: one of classification, regression, forecasting",
+    )
