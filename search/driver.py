@@ -125,7 +125,7 @@ class Search:
         self.resumed = parent is not None
         self.parent_run_id = parent or self._start_parent()
         self.session = _next_session(self.results_dir)
-        self.folds = resolve_folds(s.folds, self.task)
+        self.folds = resolve_folds(s.folds, self.task, s.time_budget_minutes)
         spent = self.state.trial_seconds if self.resumed else 0.0
         self.budget = TimeBudget(
             s.time_budget_minutes, float(spent), reserve_s=refit_reserve_s(s, self.folds)

@@ -26,19 +26,38 @@ from search.data.task import Task
 # (a rank by accuracy would move in steps of more than 2 %).
 AUTO_BELOW_CASES = 50
 AUTO_FOLDS = 5
+# ... and when the time budget affords k fold models per trial: at most this many values
+# (cases x steps x channels of training + validation) per budget minute. A k-fold trial costs
+# k holdout trials; on 2 cores an FCN-64 + GRU-64 trial trains ~30,000 values a second, so a
+# 10-minute budget's trials (8 minutes, 2 at once) give 5 fold models of OSULeaf (85,000
+# values) about 24 epochs each. On an inner split of OSULeaf's training data, 5 fold models x
+# 24 epochs averaged scored 0.82 and one model x 120 epochs 0.88 (benchmarks/fold_or_holdout.py).
+AUTO_VALUES_PER_BUDGET_MINUTE = 5_000
 
 
-def resolve_folds(requested: int | None, task: Task) -> int:
-    """The folds a search uses: `requested`, or for None ("auto") AUTO_FOLDS on small data."""
+def resolve_folds(requested: int | None, task: Task, budget_minutes: float | None = None) -> int:
+    """The folds a search uses: `requested`, or for None ("auto") AUTO_FOLDS on data too small
+    to rank by one holdout, where `budget_minutes` (None: no budget) affords them."""
     if requested is not None:
         return requested
     if task.kind == "forecasting" or len(task.x_val) >= AUTO_BELOW_CASES:
+        return 1
+    if (
+        budget_minutes is not None
+        and pool_values(task) > AUTO_VALUES_PER_BUDGET_MINUTE * budget_minutes
+    ):
         return 1
     # A stratified fold needs every class in it at least once: at most the smallest class count.
     if task.kind == "classification":
         smallest = np.bincount(np.concatenate([task.y_train, task.y_val])).min()
         return int(min(AUTO_FOLDS, smallest)) if smallest >= 2 else 1
     return AUTO_FOLDS
+
+
+def pool_values(task: Task) -> int:
+    """Values (cases x steps x channels) of the training + validation pool: a trial's cost."""
+    steps, channels = task.x_train.shape[1:]
+    return (len(task.x_train) + len(task.x_val)) * steps * channels
 
 
 def cross_validation_folds(task: Task, folds: int, seed: int) -> list[Task]:

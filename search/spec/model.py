@@ -122,7 +122,8 @@ class SearchSettings:
     refit: bool = True
     # k-fold cross-validation of each trial's objective over training + validation; the trial's
     # model averages its k fold models. None ("auto"): 5 folds when the validation split would
-    # hold fewer than 50 cases (search.data.folds), else one holdout. 1: one holdout always.
+    # hold fewer than 50 cases and the time budget affords 5 fold models per trial
+    # (search.data.folds), else one holdout. 1: one holdout always.
     folds: int | None = None
     # Wall-clock minutes for the whole search, refit and registration included (2 CPU cores get
     # a competitive model in 10). The trials get it less a 20 % reserve for the refit (Ray

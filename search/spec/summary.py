@@ -32,7 +32,10 @@ def summary(spec: Spec) -> str:
             refit = "no refit: the fold models have seen every case"
         registered = (registered or "the best trial") + ", " + refit
     if search.folds is None:
-        folds = "auto: 5-fold cross-validation when the validation split holds < 50 cases, else one holdout"
+        folds = (
+            "auto: 5-fold cross-validation when the validation split holds < 50 cases and the "
+            "budget affords 5 fold models, else one holdout"
+        )
     else:
         folds = "one holdout" if search.folds == 1 else f"{search.folds}-fold cross-validation"
     resources = search.resources_per_trial

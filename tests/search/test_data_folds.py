@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from cells.architecture import Head
-from search.data.folds import AUTO_BELOW_CASES, cross_validation_folds, resolve_folds
+from search.data.folds import (
+    AUTO_BELOW_CASES,
+    AUTO_VALUES_PER_BUDGET_MINUTE,
+    cross_validation_folds,
+    pool_values,
+    resolve_folds,
+)
 from search.data.preprocessing import channel_stats
 from search.data.task import Task
 from search.trial import CHECKPOINT_FILE, train_trial
@@ -116,6 +122,17 @@ def test_auto_cross_validates_only_where_one_validation_split_is_too_small_to_ra
     assert resolve_folds(None, tiny) == 4
     forecasting = Task(**{**_task("regression").__dict__, "kind": "forecasting"})
     assert resolve_folds(None, forecasting) == 1
+
+
+def test_auto_keeps_one_holdout_where_the_budget_cannot_afford_the_fold_models():
+    small = _task(val=9)
+    values = pool_values(small)
+    affords = values / AUTO_VALUES_PER_BUDGET_MINUTE  # the budget minutes that just afford it
+    assert resolve_folds(None, small, budget_minutes=affords) == 5
+    assert resolve_folds(None, small, budget_minutes=affords * 0.9) == 1
+    assert resolve_folds(None, small, budget_minutes=None) == 5  # no budget: always affordable
+    assert resolve_folds(4, small, budget_minutes=affords * 0.1) == 4  # asked for: kept
+    assert values == 45 * 6 * 2  # training + validation cases x steps x channels
 
 
 @pytest.mark.slow
