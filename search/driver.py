@@ -296,7 +296,12 @@ class Search:
         name = f"{self.spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         task = self.task
         run_id = self.tracker.start_search(
-            self.experiment_id, name, _settings_params(self.spec, task), _spec_text(self.spec)
+            self.experiment_id,
+            name,
+            _settings_params(self.spec, task),
+            _spec_text(self.spec),
+            description=_description(self.spec),
+            spec_path=self.spec.path,
         )
         profile = {"train_cases": len(task.x_train), "validation_cases": len(task.x_val), "test_cases": len(task.x_test),
                    "input_shape": list(task.input_shape), "features": list(task.feature_names)}  # fmt: skip
@@ -452,6 +457,14 @@ def _settings_params(spec, task) -> dict:
         "test_cases": len(task.x_test),
         "ray_address": spec.ray.address,
     }
+
+
+def _description(spec) -> str:
+    """The parent run's description: what `gru-search validate` prints of the spec, the defaults
+    resolved, so the run page says what ran without opening spec.json."""
+    from search.spec.summary import summary
+
+    return "```\n" + summary(spec) + "\n```"
 
 
 def _spec_text(spec) -> str:

@@ -20,6 +20,8 @@ from search import credentials
 from search.errors import GruSearchError, TrackingError, TrackingUnreachable
 
 PARENT_TAG = "mlflow.parentRunId"
+# The run's description, as the MLflow UI edits and shows it.
+DESCRIPTION_TAG = "mlflow.note.content"
 RUN_NAME_TAG = "mlflow.runName"
 TRIAL_TAG = "trial_number"
 # 1 for a trial's first run; a retry after a worker died opens the same trial's next attempt.
@@ -86,6 +88,36 @@ def transient(error: BaseException) -> bool:
     return isinstance(error, ConnectionError | TimeoutError) or any(
         word in text for word in _TRANSIENT
     )
+
+
+def context_tags(spec_path: str | None) -> dict[str, str]:
+    """MLflow's run-context tags (`mlflow.user`, `mlflow.source.type`, ...), with the spec file as
+    `mlflow.source.name` (what the runs table's Source column shows) and, where the spec lies in a
+    git work tree, that tree's commit, branch and remote: the user's project, not this tool's."""
+    from mlflow.tracking.context.registry import resolve_tags
+    from mlflow.utils import git_utils
+    from mlflow.utils.mlflow_tags import (
+        MLFLOW_GIT_BRANCH,
+        MLFLOW_GIT_COMMIT,
+        MLFLOW_GIT_REPO_URL,
+        MLFLOW_SOURCE_NAME,
+    )
+
+    tags = dict(resolve_tags())
+    if spec_path is None:
+        return tags
+    tags[MLFLOW_SOURCE_NAME] = spec_path
+    folder = str(Path(spec_path).parent)
+    found = {
+        MLFLOW_GIT_COMMIT: git_utils.get_git_commit(folder),
+        MLFLOW_GIT_BRANCH: git_utils.get_git_branch(folder),
+        MLFLOW_GIT_REPO_URL: git_utils.get_git_repo_url(folder),
+    }
+    # resolve_tags() read the git repository of the running script: drop it, keep the spec's.
+    for key in found:
+        tags.pop(key, None)
+    tags.update({key: value for key, value in found.items() if value})
+    return tags
 
 
 def lost_insert_race(error: BaseException) -> bool:
@@ -177,8 +209,23 @@ class Tracker:
         experiment = self.client.get_experiment_by_name(name)
         return None if experiment is None else experiment.experiment_id
 
-    def start_search(self, experiment_id: str, name: str, params: dict, spec_text: str) -> str:
-        run = self.client.create_run(experiment_id, tags={RUN_NAME_TAG: name, SEARCH_TAG: "true"})
+    def start_search(
+        self,
+        experiment_id: str,
+        name: str,
+        params: dict,
+        spec_text: str,
+        *,
+        description: str = "",
+        spec_path: str | None = None,
+    ) -> str:
+        """The search's parent run, with the tags MLflow's fluent `start_run` would give it (user,
+        source) plus the spec file as its source and its folder's git commit, and `description`
+        as the run's description (markdown)."""
+        tags = {**context_tags(spec_path), RUN_NAME_TAG: name, SEARCH_TAG: "true"}
+        if description:
+            tags[DESCRIPTION_TAG] = description
+        run = self.client.create_run(experiment_id, tags=tags)
         run_id = run.info.run_id
         self.log_params(run_id, params)
         self.client.log_text(run_id, spec_text, "spec.json")

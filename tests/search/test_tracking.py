@@ -175,3 +175,36 @@ def test_a_unique_key_conflict_elsewhere_is_not_retried(tracker, monkeypatch):
     with pytest.raises(MlflowException):
         tracker._retry(conflict)
     assert len(calls) == 1
+
+
+def test_the_search_run_names_its_spec_its_git_commit_and_describes_itself(tracker, tmp_path):
+    import subprocess
+
+    project = tmp_path / "project"
+    project.mkdir()
+    spec = project / "spec.yaml"
+    spec.write_text("name: s\n")
+    git = ["git", "-C", str(project), "-c", "user.name=u", "-c", "user.email=u@x"]
+    subprocess.run([*git, "init", "-q", "-b", "trunk"], check=True)
+    subprocess.run([*git, "add", "spec.yaml"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "spec"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    experiment = tracker.ensure_experiment("context")
+
+    run = tracker.start_search(
+        experiment, "s-1", {}, "{}", description="what ran", spec_path=str(spec)
+    )
+    tags = tracker.client.get_run(run).data.tags
+    assert tags["mlflow.source.name"] == str(spec)
+    assert tags["mlflow.source.git.commit"] == commit.strip()
+    assert tags["mlflow.source.git.branch"] == "trunk"
+    assert tags["mlflow.note.content"] == "what ran"
+    assert tags["mlflow.user"] and tags["mlflow.source.type"] == "LOCAL"
+    # Outside a git work tree: no git tags at all (not this tool's own repository's).
+    loose = tmp_path / "loose.yaml"
+    loose.write_text("name: s\n")
+    run = tracker.start_search(experiment, "s-2", {}, "{}", spec_path=str(loose))
+    tags = tracker.client.get_run(run).data.tags
+    assert tags["mlflow.source.name"] == str(loose)
+    assert not any(key.startswith("mlflow.source.git") for key in tags)
+    assert "mlflow.note.content" not in tags
