@@ -174,11 +174,10 @@ class Search:
         try:
             if self.tune_settings.max_trials > 0:
                 outcome = self._tune(oracle)
-        except BaseException:
-            self.tracker.close_running_children(
-                self.experiment_id, self.parent_run_id, "the search was interrupted"
-            )
-            self.tracker.end_run(self.parent_run_id, "KILLED", reason="the search was interrupted")
+        except BaseException as error:
+            status, reason = _ended_by(error)
+            self.tracker.close_running_children(self.experiment_id, self.parent_run_id, reason)
+            self.tracker.end_run(self.parent_run_id, status, reason=reason)
             raise
         finally:
             self._save_state()
@@ -215,6 +214,8 @@ class Search:
         )
         self.budget.start()  # Ray's start-up counts: the budget is the whole search's
         tune.start_ray(self.spec.ray.address, num_cpus=self.spec.ray.num_cpus)
+        wants = s.resources_per_trial
+        tune.require_trial_fits(wants.cpu, wants.gpu, self.spec.ray.address)
         with self.progress:
             outcome = tune.run_trials(
                 self.task,
@@ -457,6 +458,17 @@ def _settings_params(spec, task) -> dict:
         "test_cases": len(task.x_test),
         "ray_address": spec.ray.address,
     }
+
+
+def _ended_by(error: BaseException) -> tuple[str, str]:
+    """The parent run's status and reason when the trials' phase raised `error`: KILLED when
+    someone stopped it (Ctrl-C, a signal), FAILED with the message otherwise."""
+    if not isinstance(error, Exception):
+        return "KILLED", "the search was interrupted"
+    message = (
+        str(error) if isinstance(error, GruSearchError) else f"{type(error).__name__}: {error}"
+    )
+    return "FAILED", message[:5000]
 
 
 def _description(spec) -> str:

@@ -110,6 +110,15 @@ def start_ray(address: str, num_cpus: int | None = None) -> None:
         ) from error
 
 
+def require_trial_fits(cpu: float, gpu: float, address: str) -> None:
+    """Raises ClusterError when no node of the running Ray cluster can hold one trial."""
+    import ray
+
+    from search.resources import check_trial_fits
+
+    check_trial_fits(cpu, gpu, ray.nodes(), address)
+
+
 def _for_tune(searcher: OracleSearcher):
     """`searcher` as the Ray Tune `Searcher` it has the methods of; Tune checkpoints its state
     (the oracle included) with cloudpickle."""
