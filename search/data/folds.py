@@ -30,8 +30,9 @@ AUTO_FOLDS = 5
 # (cases x steps x channels of training + validation) per budget minute. A k-fold trial costs
 # k holdout trials; on 2 cores an FCN-64 + GRU-64 trial trains ~30,000 values a second, so a
 # 10-minute budget's trials (8 minutes, 2 at once) give 5 fold models of OSULeaf (85,000
-# values) about 24 epochs each. On an inner split of OSULeaf's training data, 5 fold models x
-# 24 epochs averaged scored 0.82 and one model x 120 epochs 0.88 (benchmarks/fold_or_holdout.py).
+# values) about 24 epochs each. On inner splits of the training data, 5 fold models x 24 epochs
+# averaged against one model x 120 epochs: OSULeaf 0.82 vs 0.88, ACSF1 0.64 vs 0.64
+# (benchmarks/fold_or_holdout.py).
 AUTO_VALUES_PER_BUDGET_MINUTE = 5_000
 
 
