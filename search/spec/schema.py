@@ -335,7 +335,7 @@ def _search() -> Schema:
                     {"type": "integer", "minimum": 1, "maximum": MAX_FOLDS},
                 ],
                 "default": "auto",
-                "description": "k-fold cross-validated trials; auto: 5 on small validation splits.",
+                "description": "k-fold cross-validated trials; auto: 5 on small validation splits the budget affords.",
             },
             "first_trials": {
                 "anyOf": [{"const": "auto"}, {"type": "array", "items": first}],
