@@ -144,6 +144,9 @@ def test_metrics_survive_a_server_restart(server, tmp_path):
         server.start()
         outage["seconds"] = time.monotonic() - began
 
+    # A local Ray that an earlier test of this process started has workers without this
+    # module's credentials in their environment; this search's Ray must start with them.
+    ray.shutdown()
     restarter = threading.Thread(target=restart_when_trials_log, daemon=True)
     restarter.start()
     faults.register()
