@@ -103,21 +103,16 @@ def context_tags(spec_path: str | None) -> dict[str, str]:
         MLFLOW_SOURCE_NAME,
     )
 
-    tags = dict(resolve_tags())
+    # resolve_tags() reads the git repository of the running script (this tool's): never kept.
+    git = (MLFLOW_GIT_COMMIT, MLFLOW_GIT_BRANCH, MLFLOW_GIT_REPO_URL)
+    tags = {key: value for key, value in resolve_tags().items() if key not in git}
     if spec_path is None:
         return tags
     tags[MLFLOW_SOURCE_NAME] = spec_path
     folder = str(Path(spec_path).parent)
-    found = {
-        MLFLOW_GIT_COMMIT: git_utils.get_git_commit(folder),
-        MLFLOW_GIT_BRANCH: git_utils.get_git_branch(folder),
-        MLFLOW_GIT_REPO_URL: git_utils.get_git_repo_url(folder),
-    }
-    # resolve_tags() read the git repository of the running script: drop it, keep the spec's.
-    for key in found:
-        tags.pop(key, None)
-    tags.update({key: value for key, value in found.items() if value})
-    return tags
+    found = zip(git, (git_utils.get_git_commit(folder), git_utils.get_git_branch(folder),
+                      git_utils.get_git_repo_url(folder)), strict=True)  # fmt: skip
+    return {**tags, **{key: value for key, value in found if value}}
 
 
 def lost_insert_race(error: BaseException) -> bool:
