@@ -126,7 +126,7 @@ def _register(
     with tempfile.TemporaryDirectory(prefix="gru-search-model-") as folder:
         model_dir = str(Path(folder) / "model")
         packaging.package(model_file, metadata, model_dir, input_shape=task.input_shape)
-        source = tracker.log_artifacts(run_id, model_dir, "model")
+        source = tracker.log_model(run_id, model_dir)
     candidate = registry.Standing(
         "?", objective.metric, objective.mode, best.objective, task.fingerprint
     )

@@ -361,9 +361,22 @@ class Tracker:
         # winner's row and links to it.
         self._retry(lambda: self.client.log_inputs(run_id, datasets=[entry]), also=lost_insert_race)
 
-    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str) -> str:
-        self._retry(lambda: self.client.log_artifacts(run_id, local_dir, artifact_path))
-        return f"runs:/{run_id}/{artifact_path}"
+    def log_model(self, run_id: str, local_dir: str, name: str = "model") -> str:
+        """Logs the MLflow model folder `local_dir` as an MLflow 3 LoggedModel of `run_id` (what
+        `mlflow.pyfunc.log_model` makes: the experiment's Models tab lists it, the run page links
+        it); returns its `models:/<model_id>` URI, the source to register."""
+        from mlflow.entities import LoggedModelOutput
+
+        experiment_id = self._retry(lambda: self.client.get_run(run_id)).info.experiment_id
+        model = self._retry(
+            lambda: self.client.create_logged_model(
+                experiment_id, name=name, source_run_id=run_id, model_type="keras"
+            )
+        )
+        self._retry(lambda: self.client.log_model_artifacts(model.model_id, local_dir))
+        self._retry(lambda: self.client.finalize_logged_model(model.model_id, "READY"))
+        self._retry(lambda: self.client.log_outputs(run_id, [LoggedModelOutput(model.model_id, 0)]))
+        return model.model_uri
 
     # -- reading back ----------------------------------------------------------------------------
 
@@ -399,11 +412,18 @@ class Tracker:
             # Two searches finishing together may both get here: the loser's create fails.
             with contextlib.suppress(MlflowException):
                 self.client.create_registered_model(name)
+        model_id = None
+        if source.startswith("models:/m-"):  # a LoggedModel (log_model): the version links to it
+            model_id = source.removeprefix("models:/")
+            # Its files' location, not the URI: the SQL registry store resolves `models:/` URIs
+            # through the process's global tracking URI, not this client's (MLflow 3.17).
+            source = self._retry(lambda: self.client.get_logged_model(model_id)).artifact_location
         version = self._retry(
             lambda: self.client.create_model_version(
-                name, source, run_id=run_id, tags={k: str(v) for k, v in tags.items()}
+                name, source, run_id=run_id, tags={k: str(v) for k, v in tags.items()},
+                model_id=model_id,
             )
-        )
+        )  # fmt: skip
         return str(version.version)
 
     def describe_version(self, name: str, version: str, description: str) -> None:

@@ -1,5 +1,5 @@
 """Checks of a spec against this machine: its data file exists, its `aeon:` name is a problem
-aeon has offline, and the GPUs a trial asks for are here.
+aeon has offline, and the CPUs and GPUs a trial asks for are here.
 
 The parser (search.spec.loading) reads only the spec, so a spec can be checked for a machine it
 will not run on; these read the file system and the machine. `gru-search validate` and `run`
@@ -11,6 +11,7 @@ accepted, so nothing is reported twice. Nothing here imports TensorFlow, Ray or 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from search.spec.fields import is_number
 from search.spec.problems import Problems, show, suggestion
 
 GPU_PATH = "search.resources_per_trial.gpu"
+CPU_PATH = "search.resources_per_trial.cpu"
 
 
 def check_environment(
@@ -30,10 +32,11 @@ def check_environment(
     base_dir: Path,
     *,
     count_gpus: Callable[[], int | None] | None = None,
+    count_cpus: Callable[[], int | None] = os.cpu_count,
     aeon_names: Callable[[str], list[str]] | None = None,
 ) -> None:
     """Adds this machine's problems with the spec `mapping` (read from `base_dir`) to `problems`.
-    `count_gpus` and `aeon_names` replace the real look-ups (tests)."""
+    `count_gpus`, `count_cpus` and `aeon_names` replace the real look-ups (tests)."""
     data = _mapping(mapping.get("data"))
     source = data.get("source")
     if isinstance(source, str) and source.startswith("aeon:") and builtin_task(source):
@@ -44,6 +47,7 @@ def check_environment(
         and source.lower().endswith(FILE_EXTENSIONS)
     ):
         _check_file(problems, source, base_dir)
+    _check_cpus(problems, mapping, count_cpus)
     _check_gpus(problems, mapping, count_gpus or visible_gpus)
 
 
@@ -91,6 +95,31 @@ def _check_file(problems: Problems, source: str, base_dir: Path) -> None:
         return
     where = f"looked in {base_dir}, the spec's folder" + (f"; {close}" if close else "")
     problems.add("data.source", f"no file {source} ({where})")
+
+
+def _check_cpus(
+    problems: Problems, mapping: Mapping[str, Any], count_cpus: Callable[[], int | None]
+) -> None:
+    """A trial needing more CPUs than the local Ray has would wait, pending, for the whole budget
+    (`run` also checks the nodes Ray reports, search.resources); a cluster is checked there only."""
+    cpu = _mapping(_mapping(mapping.get("search")).get("resources_per_trial")).get("cpu")
+    ray = _mapping(mapping.get("ray"))
+    if not is_number(cpu) or cpu <= 0 or ray.get("address") not in (None, "local"):
+        return
+    num_cpus = ray.get("num_cpus")
+    if is_number(num_cpus) and num_cpus >= 1:
+        available, has = num_cpus, f"ray.num_cpus gives the local Ray {num_cpus}"
+    else:
+        available = count_cpus()
+        has = f"this machine has {available}"
+    if available is None or cpu <= available:
+        return
+    problems.add(
+        CPU_PATH,
+        f"asks for {show(cpu)} CPU{'' if cpu <= 1 else 's'} per trial, but {has}, so no trial "
+        f"could start; ask for at most {available}, or set ray.address to a cluster with larger "
+        "nodes",
+    )
 
 
 def _check_gpus(

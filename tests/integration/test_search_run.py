@@ -81,7 +81,6 @@ def test_parent_run_holds_settings_plots_summary_and_model(searched):
         "objective_over_trials.png",
         "trials_parallel_coordinates.png",
         "confusion_matrix.png",
-        "model",
     } <= files
     # Per-class test metrics, and the data set on the run page (by the data's fingerprint).
     assert {"test_recall_1", "test_recall_2", "test_f1_1"} <= set(parent.data.metrics)
@@ -90,8 +89,14 @@ def test_parent_run_holds_settings_plots_summary_and_model(searched):
         dataset.name == "aeon:UnitTest"
         and dataset.digest == parent.data.tags["data_fingerprint"][:16]
     )
-    model_files = {Path(f.path).name for f in client.list_artifacts(result.parent_run_id, "model")}
+    # The model is an MLflow 3 logged model of the parent run, and the registered version's.
+    (output,) = parent.outputs.model_outputs
+    logged = client.get_logged_model(output.model_id)
+    assert logged.source_run_id == result.parent_run_id
+    model_files = {Path(f.path).name for f in client.list_logged_model_artifacts(logged.model_id)}
     assert "MLmodel" in model_files
+    version = client.get_model_version(spec.tracking.registered_model, result.version)
+    assert version.source == logged.artifact_location
 
 
 def test_nested_trial_runs_with_metrics_statuses_and_the_failure_reason(searched):

@@ -59,7 +59,7 @@ def test_pull_refuses_a_registered_model_with_a_lambda_layer(evil, tmp_path, cap
     model_dir = packaging.package(
         str(path), {"search": "evil"}, str(tmp_path / "model"), input_shape=(4, 2)
     )
-    tracker.register("evil", tracker.log_artifacts(run, model_dir, "model"), run, {})
+    tracker.register("evil", tracker.log_model(run, model_dir), run, {})
     out = tmp_path / "pulled"
     code = cli.main(["pull", "evil/1", "-o", str(out), "--tracking-uri", uri])
     err = capsys.readouterr().err

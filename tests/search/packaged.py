@@ -69,4 +69,4 @@ def register(tracker, name: str, model_dir: Path) -> str:
     """Logs the folder to a search run and registers it; returns the version."""
     experiment = tracker.ensure_experiment(name)
     run = tracker.start_search(experiment, name, {}, "{}")
-    return tracker.register(name, tracker.log_artifacts(run, str(model_dir), "model"), run, {})
+    return tracker.register(name, tracker.log_model(run, str(model_dir)), run, {})

@@ -141,6 +141,41 @@ def test_checking_imports_neither_aeon_nor_tensorflow_nor_ray(tmp_path):
     assert done.returncode == 0, done.stderr
 
 
+# -- the CPUs ----------------------------------------------------------------------------------
+
+CPU = "search.resources_per_trial.cpu"
+
+
+def test_more_cpus_per_trial_than_the_machine_has(tmp_path):
+    spec = write(tmp_path, search={"resources_per_trial": {"cpu": 4}})
+    assert problems_of(spec, count_cpus=lambda: 2) == (
+        f"{CPU}: asks for 4 CPUs per trial, but this machine has 2, so no trial could start; ask "
+        "for at most 2, or set ray.address to a cluster with larger nodes",
+    )
+
+
+def test_more_cpus_per_trial_than_ray_num_cpus_gives(tmp_path):
+    spec = write(tmp_path, search={"resources_per_trial": {"cpu": 2}}, ray={"num_cpus": 1})
+    (line,) = problems_of(spec, count_cpus=lambda: 64)
+    assert line.startswith(f"{CPU}: asks for 2 CPUs per trial, but ray.num_cpus gives the local")
+
+
+@pytest.mark.parametrize(
+    ("cpu", "ray"), [(2, None), (0.5, {"num_cpus": 1}), (8, {"address": "auto"})]
+)
+def test_cpus_that_are_here_or_on_a_cluster_pass(tmp_path, cpu, ray):
+    spec = write(tmp_path, search={"resources_per_trial": {"cpu": cpu}}, ray=ray)
+    assert load_spec(spec, checks=functools.partial(check_environment, count_cpus=lambda: 2))
+
+
+def test_validate_counts_this_machines_cpus(tmp_path, capsys):
+    spec = write(tmp_path, search={"resources_per_trial": {"cpu": os.cpu_count() + 1}})
+    assert cli.main(["validate", str(spec)]) == 2
+    assert f"  {CPU}: asks for {os.cpu_count() + 1} CPUs per trial, but this machine has" in (
+        capsys.readouterr().err
+    )
+
+
 # -- the GPUs ----------------------------------------------------------------------------------
 
 GPU = "search.resources_per_trial.gpu"

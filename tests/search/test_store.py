@@ -169,7 +169,7 @@ def registry(tmp_path_factory):
     run = tracker.start_search(experiment, "s", {}, "{}")
     (folder / "model").mkdir()
     (folder / "model" / "model.keras").write_text("not a model")
-    source = tracker.log_artifacts(run, str(folder / "model"), "model")
+    source = tracker.log_model(run, str(folder / "model"))
     for _ in range(3):
         tracker.register("quickstart", source, run, {})
     tracker.set_alias("quickstart", "champion", "2")

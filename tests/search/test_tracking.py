@@ -95,7 +95,7 @@ def test_registry_versions_and_aliases(tracker, tmp_path):
     run = tracker.start_search(experiment, "s", {}, "{}")
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "file.txt").write_text("x")
-    source = tracker.log_artifacts(run, str(tmp_path / "model"), "model")
+    source = tracker.log_model(run, str(tmp_path / "model"))
     assert tracker.version_by_alias("reg-model", "champion") is None
     v1 = tracker.register("reg-model", source, run, {"objective": "val_loss"})
     v2 = tracker.register("reg-model", source, run, {})
@@ -105,6 +105,15 @@ def test_registry_versions_and_aliases(tracker, tmp_path):
     assert tracker.version("reg-model", "1").tags["objective"] == "val_loss"
     folder = tracker.download_version("reg-model", "1", str(tmp_path / "down"))
     assert (folder / "file.txt").read_text() == "x"
+
+    # An MLflow 3 LoggedModel of the run: the experiment's Models tab lists it, the run and
+    # the versions link to it.
+    (logged,) = tracker.client.search_logged_models([experiment])
+    assert source == f"models:/{logged.model_id}" and logged.source_run_id == run
+    assert (logged.name, str(logged.status)) == ("model", "READY")
+    outputs = tracker.client.get_run(run).outputs.model_outputs
+    assert [o.model_id for o in outputs] == [logged.model_id]
+    assert tracker.version("reg-model", "2").source == logged.artifact_location
 
 
 def test_a_trial_the_scheduler_stopped_is_killed_with_a_tag_and_stays_so(tracker):
