@@ -177,35 +177,8 @@ def run_trials(
     )
     tuner = tune.Tuner(
         trainable,
-        tune_config=tune.TuneConfig(
-            metric=settings.objective,
-            mode=settings.mode,
-            search_alg=_for_tune(searcher),
-            scheduler=_scheduler(settings, on_stopped_early),
-            num_samples=settings.max_trials,
-            time_budget_s=settings.time_budget_s,
-            max_concurrent_trials=settings.concurrency,
-            # One TensorFlow import per worker instead of one per trial (64 s -> 4 s for 40 trials).
-            reuse_actors=True,
-        ),
-        run_config=tune.RunConfig(
-            name=settings.name,
-            storage_path=str(Path(settings.storage_dir).resolve()),
-            callbacks=callbacks or [],
-            verbose=0,
-            # Retries of a trial whose worker died, from its last checkpoint; a trial that fails
-            # on its own (NaN loss, out of memory) reports its reason instead (see _trainable).
-            failure_config=tune.FailureConfig(max_failures=settings.max_failures, fail_fast=False),
-            # One checkpoint per trial, its best: a trial checkpoints only when its objective
-            # improves, so the best is also the latest, which a retried trial restarts from.
-            # Keeping every one filled the disk (48 for the 6-trial quickstart). The price:
-            # with num_to_keep set Tune also saves its experiment state after each checkpoint.
-            checkpoint_config=tune.CheckpointConfig(
-                num_to_keep=1,
-                checkpoint_score_attribute=BEST_OBJECTIVE,
-                checkpoint_score_order=settings.mode,
-            ),
-        ),
+        tune_config=_tune_config(settings, searcher, on_stopped_early),
+        run_config=_run_config(settings, callbacks or []),
     )
     started = time.monotonic()
     grid = tuner.fit()
@@ -220,6 +193,51 @@ def run_trials(
     if budget_reached:
         outcomes = _settled_at_the_budget(grid, outcomes, searcher)
     return TuneOutcome(tuple(outcomes), searcher.stopped_reason, budget_reached)
+
+
+def _tune_config(
+    settings: TuneSettings,
+    searcher: OracleSearcher,
+    on_stopped_early: Callable[[str, int], None] | None,
+):
+    """How Tune proposes, schedules and bounds the trials."""
+    from ray import tune
+
+    return tune.TuneConfig(
+        metric=settings.objective,
+        mode=settings.mode,
+        search_alg=_for_tune(searcher),
+        scheduler=_scheduler(settings, on_stopped_early),
+        num_samples=settings.max_trials,
+        time_budget_s=settings.time_budget_s,
+        max_concurrent_trials=settings.concurrency,
+        # One TensorFlow import per worker instead of one per trial (64 s -> 4 s for 40 trials).
+        reuse_actors=True,
+    )
+
+
+def _run_config(settings: TuneSettings, callbacks: list):
+    """Where the experiment is stored, how failed trials are retried and what is checkpointed."""
+    from ray import tune
+
+    return tune.RunConfig(
+        name=settings.name,
+        storage_path=str(Path(settings.storage_dir).resolve()),
+        callbacks=callbacks,
+        verbose=0,
+        # Retries of a trial whose worker died, from its last checkpoint; a trial that fails
+        # on its own (NaN loss, out of memory) reports its reason instead (see _trainable).
+        failure_config=tune.FailureConfig(max_failures=settings.max_failures, fail_fast=False),
+        # One checkpoint per trial, its best: a trial checkpoints only when its objective
+        # improves, so the best is also the latest, which a retried trial restarts from.
+        # Keeping every one filled the disk (48 for the 6-trial quickstart). The price:
+        # with num_to_keep set Tune also saves its experiment state after each checkpoint.
+        checkpoint_config=tune.CheckpointConfig(
+            num_to_keep=1,
+            checkpoint_score_attribute=BEST_OBJECTIVE,
+            checkpoint_score_order=settings.mode,
+        ),
+    )
 
 
 def _settled_at_the_budget(grid, outcomes: list, searcher: OracleSearcher) -> list:
