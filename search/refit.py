@@ -21,6 +21,7 @@ from pathlib import Path
 import keras
 
 from search.budget import TimeBudget, plan_refit
+from search.tracker_protocols import RefitTracker
 from search.trial import (
     TrialFailed,
     TrialSettings,
@@ -192,7 +193,12 @@ def epochs_of(member, settings: TrialSettings) -> int:
 
 
 def train_refit(
-    values: dict, number: str, epochs: int, task, settings: TrialSettings, tracker=None
+    values: dict,
+    number: str,
+    epochs: int,
+    task,
+    settings: TrialSettings,
+    tracker: RefitTracker | None = None,
 ) -> bytes:
     """Trains trial `number`'s configuration on all of `task`'s training data for `epochs` epochs.
 
@@ -230,7 +236,7 @@ def train_refit(
 class _EpochLogger(keras.callbacks.Callback):
     """Per-epoch training metrics to the refit's run; a NaN loss ends the refit."""
 
-    def __init__(self, tracker, run_id: str):
+    def __init__(self, tracker: RefitTracker, run_id: str):
         super().__init__()
         self.tracker, self.run_id = tracker, run_id
 
