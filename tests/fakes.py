@@ -3,6 +3,7 @@
 `FakeTracker` implements search.tracker_protocols' TrialTracker, RefitTracker and SearchTracker;
 `FakeRegistry` its ChampionRegistry; `FakeRunner` search.runner's TrialRunner. Their methods
 have the real ones' names and parameters (tests/search/test_tracker_protocols.py pins that).
+The functions above them are real objects configured for tests: trial settings, an oracle.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from search.runner import TrialEvents, TuneOutcome, TuneSettings
-from search.searcher import FINISHED
+from search.searcher import FINISHED, OracleSearcher
 from search.tracking import RunRow
 from search.trial import CHECKPOINT_FILE, STATE_FILE, TrialSettings
 from search.trial_result import BEST_EPOCH, BEST_OBJECTIVE, TRIAL_NUMBER_KEY, TrialOutcome
@@ -35,6 +36,41 @@ def offline_settings(**overrides) -> TrialSettings:
         seed=0,
     )
     return TrialSettings(**{**base, **overrides})
+
+
+def three_parameter_space():
+    """keras-tuner HyperParameters of a cell, its units and a learning rate."""
+    import keras_tuner
+
+    hp = keras_tuner.HyperParameters()
+    hp.Choice("cell", ["gru", "mgu", "minimal"])
+    hp.Int("units", 8, 256, step=8)
+    hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+    return hp
+
+
+def loss_oracle(algorithm, hyperparameters, folder, name, *, max_trials=20, seed=0, **more):
+    """A real oracle of search.oracles that minimises val_loss, saved in `folder`/`name`."""
+    from search.oracles import make_oracle
+
+    return make_oracle(
+        algorithm,
+        hyperparameters=hyperparameters,
+        objective="val_loss",
+        mode="min",
+        max_trials=max_trials,
+        seed=seed,
+        project_dir=str(folder),
+        project_name=name,
+        **more,
+    )
+
+
+def loss_searcher(oracle) -> OracleSearcher:
+    """An OracleSearcher over `oracle` minimising val_loss, scoring each result's best_objective."""
+    return OracleSearcher(
+        oracle, metric="val_loss", mode="min", objective_of=lambda r: r["best_objective"]
+    )
 
 
 @dataclass
