@@ -250,7 +250,7 @@ class Search:
     def _finish(self, trials: tuple, stopped_reason: str | None) -> SearchResult:
         """The registered model from the best trials: chosen, refit, tested, logged, registered."""
         from search import summary
-        from search.refit import refit_within_budget
+        from search.refit import SearchRefit, refit_within_budget
         from search.selection import ensemble_members, rank_trials
 
         s = self.spec.search
@@ -281,17 +281,9 @@ class Search:
             refits = ()
             # Fold models have trained on every case between them: there is nothing to refit.
             if s.refit and self.folds == 1:
-                refits = refit_within_budget(
-                    self.spec,
-                    task,
-                    members,
-                    self.trial_settings,
-                    self.tune_settings,
-                    self.budget,
-                    str(self.results_dir),
-                    self.console,
-                    self.quiet,
-                )
+                search = SearchRefit(self.spec, task, self.trial_settings, self.tune_settings,
+                                     str(self.results_dir), self.console, self.quiet)  # fmt: skip
+                refits = refit_within_budget(search, members, self.budget)
             return summary.finish(
                 self.spec, task, self.tracker, result, members, self.started, refits
             )

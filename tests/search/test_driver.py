@@ -197,3 +197,24 @@ def test_a_failed_registration_fails_the_parent_run_with_why_and_a_resume_goes_s
     assert again.starts == 0 and again.sessions == []
     assert result.parent_run_id == parent and fake_tracker.runs[parent].status == "FINISHED"
     assert [o.number for o in result.trials] == runner.ran
+
+
+def test_the_refit_is_handed_the_search_s_settings_and_its_chosen_trials(
+    tmp_path, fake_tracker, finish, monkeypatch
+):
+    from search import refit
+
+    handed = []
+
+    def refit_within_budget(search, members, budget):
+        handed.append((search, [m.number for m in members], budget))
+        return ()
+
+    monkeypatch.setattr(refit, "refit_within_budget", refit_within_budget)
+    runner = FakeRunner()
+    _search(_spec(tmp_path, refit=True), fake_tracker, runner).run()
+    ((search, members, budget),) = handed
+    assert search.tune_settings == runner.sessions[0] and search.quiet
+    assert search.results_dir == str((tmp_path / "results").resolve())
+    assert members == finish.members[0]
+    assert budget.minutes == _spec(tmp_path).search.time_budget_minutes
