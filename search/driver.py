@@ -2,9 +2,10 @@
 
 A `Search` owns one search's life, in the order its methods run: the data are prepared once
 (`_prepare`), the search's MLflow parent run is opened or, on `--resume`, reopened (`_open`),
-trials run on Ray (`_run_trials`, search.tune; each tracked in MLflow by search.trial), and the
-chosen trials' model is refit, tested, logged, registered and made champion if it beats the
-current one (`_finish`; search.selection, search.refit, search.summary, search.registry).
+trials run through the `TrialRunner` (`_run_trials`; search.runner, Ray Tune in search.tune;
+each tracked in MLflow by search.trial), and the chosen trials' model is refit, tested, logged,
+registered and made champion if it beats the current one (`_finish`; search.selection,
+search.refit, search.summary, search.registry).
 
 The results folder keeps what a resume needs: `search.json` (search.state), the keras-tuner
 oracle's record of finished trials (search.oracles), and each trial's checkpoints.
@@ -23,11 +24,13 @@ from pathlib import Path
 from search.budget import TimeBudget, refit_reserve_s
 from search.data.folds import resolve_folds
 from search.errors import GruSearchError
+from search.runner import TrialEvents, TrialRunner, TuneOutcome, TuneSettings
 from search.state import SearchState
 from search.store import with_store
 from search.tracking import Tracker, best_metric
 from search.trial import TrialSettings
 from search.trial_result import BEST_OBJECTIVE, TrialOutcome
+from search.tune import RayTuneRunner
 
 log = logging.getLogger("gru_search")
 
@@ -70,9 +73,22 @@ def run(
 
 
 class Search:
-    """One search, from its spec to its registered model; `run` calls the steps in order."""
+    """One search, from its spec to its registered model; `run` calls the steps in order.
 
-    def __init__(self, spec, *, quiet: bool = False, trainer=None, console=None, tracker=None):
+    The outside world comes in through `tracker` (MLflow; made from the spec's tracking.uri when
+    None) and `runner` (where the trials train; Ray Tune when None), so tests can pass fakes.
+    """
+
+    def __init__(
+        self,
+        spec,
+        *,
+        quiet: bool = False,
+        trainer=None,
+        console=None,
+        tracker: Tracker | None = None,
+        runner: TrialRunner | None = None,
+    ):
         from rich.console import Console
 
         # --tracking-uri, the spec's tracking.uri, $MLFLOW_TRACKING_URI, or mlflow.db beside the spec.
@@ -82,6 +98,7 @@ class Search:
         # --quiet drops the live table; the short final summary is still printed.
         self.console = console or Console()
         self.tracker = tracker  # made by _open, after the data are known to be good
+        self.runner = runner or RayTuneRunner()
         self.results_dir = Path(self.spec.results_dir).resolve()
         self.started = time.perf_counter()
 
@@ -142,7 +159,6 @@ class Search:
 
     def _run_trials(self) -> tuple[tuple, str | None]:
         """Every trial of the search, earlier sessions' included, and why the trials stopped."""
-        from search import tune
         from search.oracles import oracle_for
         from search.progress import Progress
 
@@ -170,7 +186,7 @@ class Search:
             self.progress.started(o.number, o.values)
             self.progress.result(o.number, {"epoch": o.epochs, BEST_OBJECTIVE: o.objective})
             self.progress.ended(o.number, o.status, o.reason)
-        outcome = tune.TuneOutcome((), self.budget.reason if self.budget.exhausted else None)
+        outcome = TuneOutcome((), self.budget.reason if self.budget.exhausted else None)
         try:
             if self.tune_settings.max_trials > 0:
                 outcome = self._tune(oracle)
@@ -199,8 +215,7 @@ class Search:
         self.budget_reached = outcome.budget_reached
         return tuple(sorted((*earlier, *outcome.trials), key=lambda o: o.number)), stopped_reason
 
-    def _tune(self, oracle):
-        from search import tune
+    def _tune(self, oracle) -> TuneOutcome:
         from search.searcher import OracleSearcher
         from search.trial import train_trial
 
@@ -213,22 +228,21 @@ class Search:
             max_consecutive_failures=s.max_consecutive_failures,
         )
         self.budget.start()  # Ray's start-up counts: the budget is the whole search's
-        tune.start_ray(self.spec.ray.address, num_cpus=self.spec.ray.num_cpus)
-        wants = s.resources_per_trial
-        tune.require_trial_fits(wants.cpu, wants.gpu, self.spec.ray.address)
+        self.runner.start(self.spec.ray, s.resources_per_trial)
+        events = TrialEvents(
+            started=self.progress.started,
+            result=self.progress.result,
+            ended=self._trial_ended,
+            stopped_early=self._trial_stopped_early,
+        )
         with self.progress:
-            outcome = tune.run_trials(
+            outcome = self.runner.run_trials(
                 self.task,
                 searcher,
                 self.tune_settings,
                 self.trial_settings,
                 trainer=self.trainer or train_trial,
-                callbacks=[
-                    tune.tune_callback(
-                        self.progress.started, self.progress.result, self._trial_ended
-                    )
-                ],
-                on_stopped_early=self._trial_stopped_early,
+                events=events,
             )
             self.progress.settle(outcome.trials)
         return outcome
@@ -236,7 +250,7 @@ class Search:
     def _finish(self, trials: tuple, stopped_reason: str | None) -> SearchResult:
         """The registered model from the best trials: chosen, refit, tested, logged, registered."""
         from search import summary
-        from search.refit import refit_within_budget
+        from search.refit import SearchRefit, refit_within_budget
         from search.selection import ensemble_members, rank_trials
 
         s = self.spec.search
@@ -267,17 +281,9 @@ class Search:
             refits = ()
             # Fold models have trained on every case between them: there is nothing to refit.
             if s.refit and self.folds == 1:
-                refits = refit_within_budget(
-                    self.spec,
-                    task,
-                    members,
-                    self.trial_settings,
-                    self.tune_settings,
-                    self.budget,
-                    str(self.results_dir),
-                    self.console,
-                    self.quiet,
-                )
+                search = SearchRefit(self.spec, task, self.trial_settings, self.tune_settings,
+                                     str(self.results_dir), self.console, self.quiet)  # fmt: skip
+                refits = refit_within_budget(search, members, self.budget)
             return summary.finish(
                 self.spec, task, self.tracker, result, members, self.started, refits
             )
@@ -338,11 +344,9 @@ class Search:
             self.parent_run_id, self.experiment_id, self.task.fingerprint, self.budget.used_s()
         ).save(self.results_dir)
 
-    def _tune_settings(self, max_trials: int):
-        from search import tune
-
+    def _tune_settings(self, max_trials: int) -> TuneSettings:
         s = self.spec.search
-        return tune.TuneSettings(
+        return TuneSettings(
             name=f"ray-{self.session}",
             scheduler=s.scheduler,
             max_trials=max_trials,

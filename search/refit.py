@@ -21,6 +21,8 @@ from pathlib import Path
 import keras
 
 from search.budget import TimeBudget, plan_refit
+from search.runner import TuneSettings
+from search.tracker_protocols import RefitTracker
 from search.trial import (
     TrialFailed,
     TrialSettings,
@@ -30,6 +32,20 @@ from search.trial import (
 )
 
 log = logging.getLogger("gru_search")
+
+
+@dataclass(frozen=True)
+class SearchRefit:
+    """What a search hands its refit: its spec and data, the settings its trials ran with,
+    where the refit models go, and where (unless quiet) the refit is told."""
+
+    spec: object  # the search.spec.Spec
+    task: object  # the search.data.Task the trials trained on
+    trial_settings: TrialSettings
+    tune_settings: TuneSettings  # the trials' resources and retries, which the refits take
+    results_dir: str
+    console: object  # a rich Console
+    quiet: bool
 
 
 @dataclass(frozen=True)
@@ -46,25 +62,16 @@ class Refit:
         return self.reason is None
 
 
-def refit_within_budget(
-    spec,
-    task,
-    members,
-    trial_settings: TrialSettings,
-    tune_settings,
-    budget: TimeBudget,
-    results_dir: str,
-    console,
-    quiet: bool,
-) -> list[Refit]:
+def refit_within_budget(search: SearchRefit, members, budget: TimeBudget) -> list[Refit]:
     """Refits the members whose refit fits in what the budget left; the others keep their models."""
+    task, trial_settings = search.task, search.trial_settings
     growth = (len(task.x_train) + len(task.x_val)) / max(1, len(task.x_train))
     left = budget.after_trials_left_s()
     plan = plan_refit(
         members,
         lambda m: epochs_of(m, trial_settings),
         left_s=left,
-        parallel=spec.search.concurrency,
+        parallel=search.spec.search.concurrency,
         growth=growth,
     )
     if left is not None:
@@ -77,25 +84,9 @@ def refit_within_budget(
         else:
             message += "too little to refit any chosen trial; their search models are registered"
         log.info(message)
-        if not quiet:
-            console.print(message)
-    done = (
-        {
-            r.number: r
-            for r in refit_for_search(
-                spec,
-                task,
-                list(plan.chosen),
-                trial_settings,
-                tune_settings,
-                results_dir,
-                console,
-                quiet,
-            )
-        }
-        if plan.chosen
-        else {}
-    )
+        if not search.quiet:
+            search.console.print(message)
+    done = {r.number: r for r in refit_for_search(search, list(plan.chosen))} if plan.chosen else {}
     skipped = "skipped: its refit would not finish within the search's time budget"
     return [
         done.get(m.number) or Refit(m.number, epochs_of(m, trial_settings), m.checkpoint, skipped)
@@ -107,40 +98,32 @@ def _clock(seconds: float) -> str:
     return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
-def refit_for_search(
-    spec,
-    task,
-    members,
-    settings: TrialSettings,
-    tune_settings,
-    results_dir: str,
-    console,
-    quiet: bool,
-) -> list[Refit]:
+def refit_for_search(search: SearchRefit, members) -> list[Refit]:
     """`refit_members` for `search.run`: on the search's Ray, with the trials' resources, told on the console."""
     from search import tune
 
+    task, tune_settings = search.task, search.tune_settings
     cases = len(task.x_train) + len(task.x_val)
     numbers = ", ".join(m.number for m in members)
-    if not quiet:
-        console.print(
+    if not search.quiet:
+        search.console.print(
             f"refitting trial{'s' if len(members) > 1 else ''} {numbers} on training + validation data ({cases} cases)"
         )
     log.info("refitting trials %s on %d cases", numbers, cases)
     # On --resume with every trial already finished, this session has not started Ray yet.
-    tune.start_ray(spec.ray.address, num_cpus=spec.ray.num_cpus)
+    tune.start_ray(search.spec.ray.address, num_cpus=search.spec.ray.num_cpus)
     refits = refit_members(
         members,
         task,
-        settings,
+        search.trial_settings,
         cpus=tune_settings.cpus_per_trial,
         gpus=tune_settings.gpus_per_trial,
-        results_dir=results_dir,
+        results_dir=search.results_dir,
         max_retries=tune_settings.max_failures,
     )
     for refit in refits:
         if not refit.succeeded:
-            console.print(
+            search.console.print(
                 f"[yellow]refit of trial {refit.number} failed:[/yellow] {refit.reason}; its search model is registered instead"
             )
     return refits
@@ -192,7 +175,12 @@ def epochs_of(member, settings: TrialSettings) -> int:
 
 
 def train_refit(
-    values: dict, number: str, epochs: int, task, settings: TrialSettings, tracker=None
+    values: dict,
+    number: str,
+    epochs: int,
+    task,
+    settings: TrialSettings,
+    tracker: RefitTracker | None = None,
 ) -> bytes:
     """Trains trial `number`'s configuration on all of `task`'s training data for `epochs` epochs.
 
@@ -230,7 +218,7 @@ def train_refit(
 class _EpochLogger(keras.callbacks.Callback):
     """Per-epoch training metrics to the refit's run; a NaN loss ends the refit."""
 
-    def __init__(self, tracker, run_id: str):
+    def __init__(self, tracker: RefitTracker, run_id: str):
         super().__init__()
         self.tracker, self.run_id = tracker, run_id
 

@@ -18,6 +18,7 @@ from cells.serving import KERAS_FILE, METADATA_FILE
 from search.errors import GruSearchError, NotFoundError, TrackingError
 from search.packaging import SAVEDMODEL_DIR
 from search.spec.problems import close_names
+from search.tracker_protocols import ChampionRegistry
 
 CHAMPION = "champion"
 # The pulled folder: the model in the chosen format, metadata.json, and for `keras` the code/
@@ -114,7 +115,7 @@ def decide(candidate: Standing, champion: Standing | None) -> Decision:
 
 
 def register_and_promote(
-    tracker, name: str, source: str, run_id: str, candidate: Standing, tags: dict
+    tracker: ChampionRegistry, name: str, source: str, run_id: str, candidate: Standing, tags: dict
 ):
     """Registers a new version and moves `champion` to it if `decide` says so.
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from search.tracker_protocols import TrialTracker
 from search.tracking import Tracker, best_metric, tiebreak_metric
 from search.trial_result import BEST_EPOCH, BEST_OBJECTIVE, BEST_TIEBREAK, TRIAL_NUMBER_KEY
 
@@ -90,7 +91,7 @@ def sort_key(objective: float, tiebreak: float | None, mode: str, tiebreak_mode:
 
 
 def train_trial(
-    values: dict, task, settings: TrialSettings, report: Report, tracker: Tracker | None = None
+    values: dict, task, settings: TrialSettings, report: Report, tracker: TrialTracker | None = None
 ):
     """Trains the model proposed by `values` on `task`; raises TrialFailed with the reason."""
     values = dict(values)
@@ -298,7 +299,9 @@ def _log_model(model, config, values, tracker, run_id, folds: int = 1) -> None:
     tracker.set_tags(run_id, {"cell": config.architecture.variant})
 
 
-def _restore(model, callback, checkpoint_dir: str | None, tracker: Tracker, run_id: str) -> int:
+def _restore(
+    model, callback, checkpoint_dir: str | None, tracker: TrialTracker, run_id: str
+) -> int:
     """Loads the checkpoint's weights and best-so-far values; returns the epoch to start from."""
     if not checkpoint_dir or not os.path.isfile(os.path.join(checkpoint_dir, STATE_FILE)):
         return 0
@@ -319,7 +322,12 @@ class _EpochReporter(keras.callbacks.Callback):
     """Keras callback: per-epoch metrics to MLflow and Tune, best-epoch checkpoint, NaN, patience."""
 
     def __init__(
-        self, settings: TrialSettings, report: Report, tracker: Tracker, run_id: str, number: str
+        self,
+        settings: TrialSettings,
+        report: Report,
+        tracker: TrialTracker,
+        run_id: str,
+        number: str,
     ):
         super().__init__()
         self.settings, self.report, self.tracker, self.run_id, self.number = (

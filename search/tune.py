@@ -16,10 +16,11 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from search.errors import ClusterUnreachable
+from search.runner import TrialEvents, TuneOutcome, TuneSettings
 from search.searcher import OracleSearcher
 from search.tracking import finite_or_none
 from search.trial import CHECKPOINT_FILE, STATE_FILE, TrialFailed, TrialSettings
@@ -32,6 +33,9 @@ from search.trial_result import (
     TRIAL_NUMBER_KEY,
     TrialOutcome,
 )
+
+if TYPE_CHECKING:
+    from search.spec.model import RaySettings, Resources
 
 # Tune warns when handling a trial's result takes over 0.5 s ("consider reporting results less
 # frequently"): on a busy 2-core machine our per-epoch reports cross that now and then, and the
@@ -46,35 +50,32 @@ NO_RESULT = "no result reported"
 # configuration): it ends with this reason instead of raising, so Ray retries only dead workers.
 
 
-@dataclass(frozen=True)
-class TuneSettings:
-    """How the trials run (from the spec's `search` and `ray` sections)."""
+class RayTuneRunner:
+    """The `TrialRunner` of a real search: the trials run as Ray Tune trials."""
 
-    name: str
-    scheduler: str
-    max_trials: int
-    max_epochs: int
-    # Epochs every trial runs before asha/hyperband may stop it.
-    grace_period: int
-    # Ray's retries of a trial that raised, before it counts as failed.
-    max_failures: int
-    concurrency: int
-    cpus_per_trial: float
-    gpus_per_trial: float
-    objective: str
-    mode: str
-    address: str  # "local", "auto" or "ray://host:port"
-    storage_dir: str
-    # Wall-clock seconds after which Tune stops every trial (each keeps its best epoch); None: none.
-    time_budget_s: float | None = None
+    def start(self, ray: RaySettings, resources_per_trial: Resources) -> None:
+        start_ray(ray.address, num_cpus=ray.num_cpus)
+        require_trial_fits(resources_per_trial.cpu, resources_per_trial.gpu, ray.address)
 
-
-@dataclass(frozen=True)
-class TuneOutcome:
-    trials: tuple[TrialOutcome, ...]
-    stopped_reason: str | None  # why the searcher stopped proposing, if it did
-    # Tune's time budget ended the trials (the caller, which knows the whole budget, says so).
-    budget_reached: bool = False
+    def run_trials(
+        self,
+        task,
+        searcher: OracleSearcher,
+        settings: TuneSettings,
+        trial_settings: TrialSettings,
+        *,
+        trainer: Callable,
+        events: TrialEvents,
+    ) -> TuneOutcome:
+        return run_trials(
+            task,
+            searcher,
+            settings,
+            trial_settings,
+            trainer=trainer,
+            callbacks=[tune_callback(events.started, events.result, events.ended)],
+            on_stopped_early=events.stopped_early,
+        )
 
 
 def start_ray(address: str, num_cpus: int | None = None) -> None:
@@ -177,35 +178,8 @@ def run_trials(
     )
     tuner = tune.Tuner(
         trainable,
-        tune_config=tune.TuneConfig(
-            metric=settings.objective,
-            mode=settings.mode,
-            search_alg=_for_tune(searcher),
-            scheduler=_scheduler(settings, on_stopped_early),
-            num_samples=settings.max_trials,
-            time_budget_s=settings.time_budget_s,
-            max_concurrent_trials=settings.concurrency,
-            # One TensorFlow import per worker instead of one per trial (64 s -> 4 s for 40 trials).
-            reuse_actors=True,
-        ),
-        run_config=tune.RunConfig(
-            name=settings.name,
-            storage_path=str(Path(settings.storage_dir).resolve()),
-            callbacks=callbacks or [],
-            verbose=0,
-            # Retries of a trial whose worker died, from its last checkpoint; a trial that fails
-            # on its own (NaN loss, out of memory) reports its reason instead (see _trainable).
-            failure_config=tune.FailureConfig(max_failures=settings.max_failures, fail_fast=False),
-            # One checkpoint per trial, its best: a trial checkpoints only when its objective
-            # improves, so the best is also the latest, which a retried trial restarts from.
-            # Keeping every one filled the disk (48 for the 6-trial quickstart). The price:
-            # with num_to_keep set Tune also saves its experiment state after each checkpoint.
-            checkpoint_config=tune.CheckpointConfig(
-                num_to_keep=1,
-                checkpoint_score_attribute=BEST_OBJECTIVE,
-                checkpoint_score_order=settings.mode,
-            ),
-        ),
+        tune_config=_tune_config(settings, searcher, on_stopped_early),
+        run_config=_run_config(settings, callbacks or []),
     )
     started = time.monotonic()
     grid = tuner.fit()
@@ -220,6 +194,51 @@ def run_trials(
     if budget_reached:
         outcomes = _settled_at_the_budget(grid, outcomes, searcher)
     return TuneOutcome(tuple(outcomes), searcher.stopped_reason, budget_reached)
+
+
+def _tune_config(
+    settings: TuneSettings,
+    searcher: OracleSearcher,
+    on_stopped_early: Callable[[str, int], None] | None,
+):
+    """How Tune proposes, schedules and bounds the trials."""
+    from ray import tune
+
+    return tune.TuneConfig(
+        metric=settings.objective,
+        mode=settings.mode,
+        search_alg=_for_tune(searcher),
+        scheduler=_scheduler(settings, on_stopped_early),
+        num_samples=settings.max_trials,
+        time_budget_s=settings.time_budget_s,
+        max_concurrent_trials=settings.concurrency,
+        # One TensorFlow import per worker instead of one per trial (64 s -> 4 s for 40 trials).
+        reuse_actors=True,
+    )
+
+
+def _run_config(settings: TuneSettings, callbacks: list):
+    """Where the experiment is stored, how failed trials are retried and what is checkpointed."""
+    from ray import tune
+
+    return tune.RunConfig(
+        name=settings.name,
+        storage_path=str(Path(settings.storage_dir).resolve()),
+        callbacks=callbacks,
+        verbose=0,
+        # Retries of a trial whose worker died, from its last checkpoint; a trial that fails
+        # on its own (NaN loss, out of memory) reports its reason instead (see _trainable).
+        failure_config=tune.FailureConfig(max_failures=settings.max_failures, fail_fast=False),
+        # One checkpoint per trial, its best: a trial checkpoints only when its objective
+        # improves, so the best is also the latest, which a retried trial restarts from.
+        # Keeping every one filled the disk (48 for the 6-trial quickstart). The price:
+        # with num_to_keep set Tune also saves its experiment state after each checkpoint.
+        checkpoint_config=tune.CheckpointConfig(
+            num_to_keep=1,
+            checkpoint_score_attribute=BEST_OBJECTIVE,
+            checkpoint_score_order=settings.mode,
+        ),
+    )
 
 
 def _settled_at_the_budget(grid, outcomes: list, searcher: OracleSearcher) -> list:

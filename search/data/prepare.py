@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 
 from cells.architecture import HEAD_KINDS, Head
@@ -23,6 +26,19 @@ from search.data.task import Task
 from search.errors import DataError
 
 DEFAULT_TEST_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class _TaskInfo:
+    """What a Task holds besides its arrays; `settings` are what the fingerprint covers with them."""
+
+    kind: str
+    head: Head
+    feature_mean: np.ndarray  # statistics of the training split only
+    feature_std: np.ndarray
+    feature_names: Sequence
+    classes: tuple[str, ...] | None  # the label of each class index; None unless classification
+    settings: dict
 
 
 def prepare(data_spec, seed: int) -> Task:
@@ -89,18 +105,9 @@ def _prepare_cases(
     x = cases.x.astype(np.float32)
     feature_mean, feature_std = channel_stats(x[train])
     head = _cases_head(task, classes, y[train])
-    return _task(
-        task,
-        x,
-        y,
-        (train, val, test),
-        head,
-        feature_mean,
-        feature_std,
-        cases.feature_names,
-        classes,
-        settings,
-    )
+    info = _TaskInfo(task, head, feature_mean, feature_std, cases.feature_names, classes, settings)
+    parts = (train, val, test)
+    return _finish([x[p] for p in parts], [y[p] for p in parts], info)
 
 
 def _test_split(cases: Cases, strata, classes, test_size, rng, settings: dict):
@@ -177,9 +184,10 @@ def _prepare_series(series: Series, spec, missing: str, validation: float, setti
     )
     x = [p[0].astype(np.float32) for p in parts]
     y = [p[1].astype(np.float32) for p in parts]
-    return _finish(
-        "forecasting", x, y, head, feature_mean, feature_std, series.feature_names, None, settings
+    info = _TaskInfo(
+        "forecasting", head, feature_mean, feature_std, series.feature_names, None, settings
     )
+    return _finish(x, y, info)
 
 
 def _clean_series(series: Series, missing: str) -> np.ndarray:
@@ -234,21 +242,8 @@ def _floats(values: np.ndarray) -> tuple[float, ...]:
     return tuple(float(v) for v in values)
 
 
-def _task(kind, x, y, parts, head, feature_mean, feature_std, names, classes, settings) -> Task:
-    return _finish(
-        kind,
-        [x[p] for p in parts],
-        [y[p] for p in parts],
-        head,
-        feature_mean,
-        feature_std,
-        names,
-        classes,
-        settings,
-    )
-
-
-def _finish(kind, xs, ys, head, feature_mean, feature_std, names, classes, settings) -> Task:
+def _finish(xs: list, ys: list, info: _TaskInfo) -> Task:
+    """The Task of the training, validation and test inputs `xs` and targets `ys`."""
     for name, x in zip(("training", "validation", "test"), xs, strict=True):
         if len(x) == 0:
             raise DataError(
@@ -259,10 +254,15 @@ def _finish(kind, xs, ys, head, feature_mean, feature_std, names, classes, setti
         for a, parts in (("x", xs), ("y", ys))
         for s, v in zip(("train", "val", "test"), parts, strict=True)
     }
-    arrays.update(feature_mean=feature_mean, feature_std=feature_std)
-    settings = {**settings, "classes": classes, "head": [head.kind, head.num_outputs, head.horizon]}
+    arrays.update(feature_mean=info.feature_mean, feature_std=info.feature_std)
+    head = info.head
+    settings = {
+        **info.settings,
+        "classes": info.classes,
+        "head": [head.kind, head.num_outputs, head.horizon],
+    }
     return Task(
-        kind=kind,
+        kind=info.kind,
         x_train=xs[0],
         y_train=ys[0],
         x_val=xs[1],
@@ -270,9 +270,9 @@ def _finish(kind, xs, ys, head, feature_mean, feature_std, names, classes, setti
         x_test=xs[2],
         y_test=ys[2],
         head=head,
-        feature_mean=feature_mean,
-        feature_std=feature_std,
-        feature_names=tuple(str(n) for n in names),
-        classes=classes,
+        feature_mean=info.feature_mean,
+        feature_std=info.feature_std,
+        feature_names=tuple(str(n) for n in info.feature_names),
+        classes=info.classes,
         fingerprint=fingerprint(arrays, settings),
     )

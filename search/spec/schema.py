@@ -253,97 +253,123 @@ def _when() -> Schema:
 
 
 def _search() -> Schema:
-    d = lambda name: _default(SearchSettings, name)  # noqa: E731
-    metrics = sorted({m for names in OBJECTIVE_METRICS.values() for m in names})
+    # The properties keep the order `gru-search schema` has always printed them in.
+    return _section(
+        SEARCH_KEYS,
+        {
+            **_search_trials(),
+            "resources_per_trial": _resources_per_trial(),
+            "objective": _objective(),
+            **_search_failures(),
+            **_search_model(),
+        },
+    )
+
+
+def _search_default(name: str) -> dict:
+    return _default(SearchSettings, name)
+
+
+def _search_trials() -> dict[str, Schema]:
+    """How the trials are proposed, scheduled and sized."""
+    d = _search_default
     count = lambda text, name: _integer(text, 1, MAX_COUNT, **d(name))  # noqa: E731
+    return {
+        "algorithm": _choice(ALGORITHMS, "keras-tuner's search algorithm.", **d("algorithm")),
+        "scheduler": _choice(SCHEDULERS, "Ray Tune's trial scheduler.", **d("scheduler")),
+        "max_trials": count("Trials at most (the time budget usually ends first).", "max_trials"),
+        "max_epochs": count("Epochs per trial at most.", "max_epochs"),
+        "patience": _integer("Epochs without improvement before a trial stops; null: off.", 1),
+        "grace_period": _integer("Epochs before asha/hyperband may stop a trial.", 1),
+        "concurrency": _integer("Trials at once; default min(2, max_trials).", 1),
+    }
+
+
+def _resources_per_trial() -> Schema:
+    cpu = {"type": "number", "exclusiveMinimum": 0, **_default(Resources, "cpu")}
+    gpu = {
+        "type": "number",
+        "minimum": 0,
+        **_default(Resources, "gpu"),
+        "description": "Fractions share one GPU.",
+    }
+    return {
+        **_section(("cpu", "gpu"), {"cpu": cpu, "gpu": gpu}),
+        "description": "What one trial reserves on a Ray node.",
+    }
+
+
+def _objective() -> Schema:
+    metrics = sorted({m for names in OBJECTIVE_METRICS.values() for m in names})
+    return {
+        "anyOf": [
+            {"enum": metrics},
+            _section(
+                ("metric", "mode"),
+                {"metric": {"enum": metrics}, "mode": {"enum": ["min", "max"]}},
+            ),
+        ],
+        "description": "Default val_accuracy (classification) or val_loss; "
+        "mode follows the metric.",
+    }
+
+
+def _search_failures() -> dict[str, Schema]:
+    """The seed, and what the search does when trials fail."""
+    d = _search_default
+    return {
+        "seed": _integer(
+            "Seeds the algorithm, the split and the weights.", 0, MAX_SEED, **d("seed")
+        ),
+        "max_failures": _integer("Retries of a failed trial.", 0, **d("max_failures")),
+        "max_consecutive_failures": _integer(
+            "Failed trials in a row, before any completed, that stop the search.",
+            1,
+            **d("max_consecutive_failures"),
+        ),
+    }
+
+
+def _search_model() -> dict[str, Schema]:
+    """What becomes the registered model, and the budget, folds and first trials behind it."""
+    d = _search_default
     first = {
         "type": "object",
         "additionalProperties": False,
         "properties": {name: _value(domain) for name, domain in DOMAINS.items()},
     }
-    return _section(
-        SEARCH_KEYS,
-        {
-            "algorithm": _choice(ALGORITHMS, "keras-tuner's search algorithm.", **d("algorithm")),
-            "scheduler": _choice(SCHEDULERS, "Ray Tune's trial scheduler.", **d("scheduler")),
-            "max_trials": count(
-                "Trials at most (the time budget usually ends first).", "max_trials"
-            ),
-            "max_epochs": count("Epochs per trial at most.", "max_epochs"),
-            "patience": _integer("Epochs without improvement before a trial stops; null: off.", 1),
-            "grace_period": _integer("Epochs before asha/hyperband may stop a trial.", 1),
-            "concurrency": _integer("Trials at once; default min(2, max_trials).", 1),
-            "resources_per_trial": {
-                **_section(
-                    ("cpu", "gpu"),
-                    {
-                        "cpu": {
-                            "type": "number",
-                            "exclusiveMinimum": 0,
-                            **_default(Resources, "cpu"),
-                        },
-                        "gpu": {
-                            "type": "number",
-                            "minimum": 0,
-                            **_default(Resources, "gpu"),
-                            "description": "Fractions share one GPU.",
-                        },
-                    },
-                ),
-                "description": "What one trial reserves on a Ray node.",
-            },
-            "objective": {
-                "anyOf": [
-                    {"enum": metrics},
-                    _section(
-                        ("metric", "mode"),
-                        {"metric": {"enum": metrics}, "mode": {"enum": ["min", "max"]}},
-                    ),
-                ],
-                "description": "Default val_accuracy (classification) or val_loss; "
-                "mode follows the metric.",
-            },
-            "seed": _integer(
-                "Seeds the algorithm, the split and the weights.", 0, MAX_SEED, **d("seed")
-            ),
-            "max_failures": _integer("Retries of a failed trial.", 0, **d("max_failures")),
-            "max_consecutive_failures": _integer(
-                "Failed trials in a row, before any completed, that stop the search.",
-                1,
-                **d("max_consecutive_failures"),
-            ),
-            "ensemble": _integer(
-                "The registered model averages the top N trials; at most max_trials.",
-                1,
-                MAX_ENSEMBLE,
-                **d("ensemble"),
-            ),
-            "refit": {
-                "type": "boolean",
-                "description": "Train the registered trials again on training + validation.",
-                **d("refit"),
-            },
-            "time_budget_minutes": {
-                "type": "number",
-                "exclusiveMinimum": 0,
-                "description": "The whole search, refit included; null: no budget.",
-                **d("time_budget_minutes"),
-            },
-            "folds": {
-                "anyOf": [
-                    {"const": "auto"},
-                    {"type": "integer", "minimum": 1, "maximum": MAX_FOLDS},
-                ],
-                "default": "auto",
-                "description": "k-fold cross-validated trials; auto: 5 on small validation splits the budget affords.",
-            },
-            "first_trials": {
-                "anyOf": [{"const": "auto"}, {"type": "array", "items": first}],
-                "default": "auto",
-                "description": "Trained before the algorithm proposes: auto, [] or your own.",
-            },
+    return {
+        "ensemble": _integer(
+            "The registered model averages the top N trials; at most max_trials.",
+            1,
+            MAX_ENSEMBLE,
+            **d("ensemble"),
+        ),
+        "refit": {
+            "type": "boolean",
+            "description": "Train the registered trials again on training + validation.",
+            **d("refit"),
         },
-    )
+        "time_budget_minutes": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "The whole search, refit included; null: no budget.",
+            **d("time_budget_minutes"),
+        },
+        "folds": {
+            "anyOf": [
+                {"const": "auto"},
+                {"type": "integer", "minimum": 1, "maximum": MAX_FOLDS},
+            ],
+            "default": "auto",
+            "description": "k-fold cross-validated trials; auto: 5 on small validation splits the budget affords.",
+        },
+        "first_trials": {
+            "anyOf": [{"const": "auto"}, {"type": "array", "items": first}],
+            "default": "auto",
+            "description": "Trained before the algorithm proposes: auto, [] or your own.",
+        },
+    }
 
 
 def _tracking() -> Schema:

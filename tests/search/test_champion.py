@@ -1,8 +1,7 @@
-"""The champion rule, and registration against an in-memory registry."""
+"""The champion rule, and registration against the in-memory registry of tests/fakes.py."""
 
 from __future__ import annotations
 
-import contextlib
 from types import SimpleNamespace
 
 import pytest
@@ -56,81 +55,50 @@ def test_standing_round_trips_through_version_tags():
     assert Standing.from_tags("2", {"objective": "x"}) is None
 
 
-class FakeRegistry:
-    """The slice of search.tracking.Tracker the registry uses, in memory."""
-
-    uri = "memory://"
-
-    def __init__(self):
-        self.versions: dict[str, SimpleNamespace] = {}
-        self.aliases: dict[str, str] = {}
-        self.run_tags: dict[str, dict] = {}
-
-    def register(self, name, source, run_id, tags):
-        version = str(len(self.versions) + 1)
-        self.versions[version] = SimpleNamespace(
-            version=version, tags=dict(tags), source=source, run_id=run_id
-        )
-        return version
-
-    def set_tags(self, run_id, tags):
-        self.run_tags.setdefault(run_id, {}).update(tags)
-
-    def version_by_alias(self, name, alias):
-        v = self.aliases.get(alias)
-        return None if v is None else self.versions[v]
-
-    def set_alias(self, name, alias, version):
-        self.aliases[alias] = version
-
-    @contextlib.contextmanager
-    def exclusive(self, key):
-        self.locks = [*getattr(self, "locks", []), key]
-        yield
-
-
-def test_register_and_promote_sequence():
-    reg = FakeRegistry()
+def test_register_and_promote_sequence(fake_registry):
     v1, d1 = register_and_promote(
-        reg, "m", "runs:/a/model", "a", _s(version="?", value=0.8), {"search_run_id": "a"}
+        fake_registry, "m", "runs:/a/model", "a", _s(version="?", value=0.8), {"search_run_id": "a"}
     )
     v2, d2 = register_and_promote(
-        reg, "m", "runs:/b/model", "b", _s(version="?", value=0.7), {"search_run_id": "b"}
+        fake_registry, "m", "runs:/b/model", "b", _s(version="?", value=0.7), {"search_run_id": "b"}
     )
     v3, d3 = register_and_promote(
-        reg, "m", "runs:/c/model", "c", _s(version="?", value=0.85), {"search_run_id": "c"}
+        fake_registry,
+        "m",
+        "runs:/c/model",
+        "c",
+        _s(version="?", value=0.85),
+        {"search_run_id": "c"},
     )
     assert (v1, v2, v3) == ("1", "2", "3")
     assert (d1.move, d2.move, d3.move) == (True, False, True)
-    assert reg.aliases[CHAMPION] == "3"
-    assert reg.versions["2"].tags["objective_value"] == "0.7"
-    assert reg.versions["2"].tags["search_run_id"] == "b"
+    assert fake_registry.aliases[CHAMPION] == "3"
+    assert fake_registry.versions["2"].tags["objective_value"] == "0.7"
+    assert fake_registry.versions["2"].tags["search_run_id"] == "b"
     assert "0.7 does not beat the champion's 0.8 (version 1)" in d2.reason
 
 
-def test_the_champion_run_tag_follows_the_alias():
-    reg = FakeRegistry()
-    register_and_promote(reg, "m", "runs:/a/model", "a", _s(version="?", value=0.8), {})
-    assert reg.run_tags == {"a": {"champion": "true"}}
-    register_and_promote(reg, "m", "runs:/b/model", "b", _s(version="?", value=0.7), {})
-    assert reg.run_tags == {"a": {"champion": "true"}, "b": {"champion": "false"}}
-    register_and_promote(reg, "m", "runs:/c/model", "c", _s(version="?", value=0.9), {})
+def test_the_champion_run_tag_follows_the_alias(fake_registry):
+    register_and_promote(fake_registry, "m", "runs:/a/model", "a", _s(version="?", value=0.8), {})
+    assert fake_registry.run_tags == {"a": {"champion": "true"}}
+    register_and_promote(fake_registry, "m", "runs:/b/model", "b", _s(version="?", value=0.7), {})
+    assert fake_registry.run_tags == {"a": {"champion": "true"}, "b": {"champion": "false"}}
+    register_and_promote(fake_registry, "m", "runs:/c/model", "c", _s(version="?", value=0.9), {})
     # The alias moved from a's version to c's: a's tag is no longer true.
-    assert reg.run_tags == {
+    assert fake_registry.run_tags == {
         "a": {"champion": "false"},
         "b": {"champion": "false"},
         "c": {"champion": "true"},
     }
-    assert reg.locks == ["m.champion-lock"] * 3
+    assert fake_registry.locks == ["m.champion-lock"] * 3
 
 
-def test_hand_set_champion_without_score_stays():
-    reg = FakeRegistry()
-    reg.versions["1"] = SimpleNamespace(version="1", tags={})
-    reg.aliases[CHAMPION] = "1"
-    _, decision = register_and_promote(reg, "m", "s", "r", _s(version="?"), {})
+def test_hand_set_champion_without_score_stays(fake_registry):
+    fake_registry.versions["1"] = SimpleNamespace(version="1", tags={})
+    fake_registry.aliases[CHAMPION] = "1"
+    _, decision = register_and_promote(fake_registry, "m", "s", "r", _s(version="?"), {})
     assert not decision.move and "no recorded score" in decision.reason
-    assert reg.aliases[CHAMPION] == "1"
+    assert fake_registry.aliases[CHAMPION] == "1"
 
 
 @pytest.mark.parametrize(

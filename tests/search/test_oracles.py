@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from ray import cloudpickle
 
-from search.oracles import make_oracle
-from search.searcher import FINISHED, OracleSearcher
-from tests.search.test_searcher import _hp  # the same three-parameter space
+from search.searcher import FINISHED
+from tests.fakes import loss_oracle, loss_searcher, three_parameter_space
 
 FIRST = [
     {"cell": "gru", "units": 64, "learning_rate": 1e-3},
@@ -16,17 +15,7 @@ FIRST = [
 
 
 def _oracle(tmp_path, algorithm="random", name="first"):
-    return make_oracle(
-        algorithm,
-        hyperparameters=_hp(),
-        objective="val_loss",
-        mode="min",
-        max_trials=20,
-        seed=0,
-        project_dir=str(tmp_path),
-        project_name=name,
-        first_trials=FIRST,
-    )
+    return loss_oracle(algorithm, three_parameter_space(), tmp_path, name, first_trials=FIRST)
 
 
 def _run(searcher, start, count):
@@ -42,12 +31,7 @@ def _run(searcher, start, count):
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["random", "bayesian"])
 def test_the_first_trials_come_first_in_order_then_the_algorithm_proposes(tmp_path, algorithm):
-    searcher = OracleSearcher(
-        _oracle(tmp_path, algorithm),
-        metric="val_loss",
-        mode="min",
-        objective_of=lambda r: r["best_objective"],
-    )
+    searcher = loss_searcher(_oracle(tmp_path, algorithm))
     configs = _run(searcher, 0, 6)
     strip = [{k: v for k, v in c.items() if k != "trial_number"} for c in configs]
     assert strip[:2] == FIRST
@@ -58,15 +42,11 @@ def test_the_first_trials_come_first_in_order_then_the_algorithm_proposes(tmp_pa
 @pytest.mark.slow
 def test_a_reloaded_oracle_goes_on_after_the_first_trials_it_already_made(tmp_path):
     oracle = _oracle(tmp_path)
-    searcher = OracleSearcher(
-        oracle, metric="val_loss", mode="min", objective_of=lambda r: r["best_objective"]
-    )
+    searcher = loss_searcher(oracle)
     _run(searcher, 0, 1)  # the first of the two first trials ran; the search was stopped
     resumed = _oracle(tmp_path)
     resumed.reload()
-    again = OracleSearcher(
-        resumed, metric="val_loss", mode="min", objective_of=lambda r: r["best_objective"]
-    )
+    again = loss_searcher(resumed)
     (second,) = _run(again, 1, 1)
     assert second["trial_number"] == "01" and {k: second[k] for k in FIRST[1]} == FIRST[1]
     # Ray Tune's checkpoint of the searcher pickles the oracle: the first trials travel with it.
@@ -89,25 +69,12 @@ def test_a_reloaded_oracle_does_not_run_the_trial_that_ended_last_again(tmp_path
         hp = keras_tuner.HyperParameters()
         hp.Choice("cell", ["gru", "mgu", "minimal"])
         hp.Choice("units", [8, 16, 32])
-        return make_oracle(
-            algorithm,
-            hyperparameters=hp,
-            objective="val_loss",
-            mode="min",
-            max_trials=20,
-            seed=0,
-            project_dir=str(tmp_path),
-            project_name="retry",
-        )
+        return loss_oracle(algorithm, hp, tmp_path, "retry")
 
-    searcher = OracleSearcher(
-        oracle(), metric="val_loss", mode="min", objective_of=lambda r: r["best_objective"]
-    )
+    searcher = loss_searcher(oracle())
     ended = _run(searcher, 0, 2)
     resumed = oracle()
     resumed.reload()
-    again = OracleSearcher(
-        resumed, metric="val_loss", mode="min", objective_of=lambda r: r["best_objective"]
-    )
+    again = loss_searcher(resumed)
     (third,) = _run(again, 2, 1)
     assert third["trial_number"] == "02" and third not in ended

@@ -15,13 +15,8 @@ from search.data.refit import with_validation_in_training
 from search.data.task import Task
 from search.refit import Refit, epochs_of, train_refit
 from search.trial import TrialFailed
-from tests.search.test_trial import FakeTracker, _settings, _task
-
-
-class RefitTracker(FakeTracker):
-    def start_refit(self, experiment_id, parent_run_id, number, values, epochs):
-        self.params.update({**values, "epochs": epochs})
-        return f"refit-{number}"
+from tests.fakes import FakeTracker
+from tests.search.test_trial import _settings, _task
 
 
 def _regression_task():
@@ -80,7 +75,7 @@ def test_classification_head_has_no_target_statistics_to_refit():
 @pytest.mark.slow
 def test_a_refit_trains_its_epochs_on_the_merged_data_and_returns_a_loadable_model(tmp_path):
     task = with_validation_in_training(_task())
-    tracker = RefitTracker()
+    tracker = FakeTracker()
     values = {"cell": "gru", "units": 8, "learning_rate": 0.01, "batch_size": 16}
     data = train_refit(values, "3", 3, task, _settings(), tracker)
     assert tracker.params["epochs"] == 3 and tracker.params["units"] == 8
@@ -100,10 +95,10 @@ def test_same_number_same_initial_weights_so_a_refit_is_reproducible(tmp_path):
     task = with_validation_in_training(_task())
     values = {"cell": "mgu", "units": 8, "learning_rate": 0.01, "batch_size": 16}
     first = keras.saving.load_model(
-        _write(train_refit(values, "2", 2, task, _settings(), RefitTracker()), tmp_path, "a.keras")
+        _write(train_refit(values, "2", 2, task, _settings(), FakeTracker()), tmp_path, "a.keras")
     )
     second = keras.saving.load_model(
-        _write(train_refit(values, "2", 2, task, _settings(), RefitTracker()), tmp_path, "b.keras")
+        _write(train_refit(values, "2", 2, task, _settings(), FakeTracker()), tmp_path, "b.keras")
     )
     np.testing.assert_allclose(
         first.predict(task.x_test, verbose=0), second.predict(task.x_test, verbose=0), atol=1e-6
@@ -130,7 +125,7 @@ def test_a_refit_whose_loss_becomes_nan_fails_with_its_reason():
         task.classes,
         task.fingerprint,
     )
-    tracker = RefitTracker()
+    tracker = FakeTracker()
     with pytest.raises(TrialFailed, match="the training loss became nan at epoch"):
         train_refit(
             {"cell": "gru", "units": 4, "batch_size": 64}, "1", 2, bad, _settings(), tracker
@@ -163,7 +158,7 @@ def test_a_refit_of_0_epochs_is_the_least_squares_start_on_the_merged_windows(tm
     task = with_validation_in_training(_forecasting_task())
     values = {"cell": "gru", "units": 4, "ar_highway": 4}
     model = load_model(
-        _write(train_refit(values, "1", 0, task, _settings(), RefitTracker()), tmp_path)
+        _write(train_refit(values, "1", 0, task, _settings(), FakeTracker()), tmp_path)
     )
     forecast = np.asarray(model.predict(task.x_test, verbose=0))
     assert np.mean((forecast - task.y_test) ** 2) < 0.1  # an AR fit of a noisy (0.1) sine

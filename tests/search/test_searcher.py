@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from search.oracles import make_oracle
 from search.searcher import FINISHED, OracleSearcher
 from search.trial_result import TRIAL_NUMBER_KEY
+from tests.fakes import loss_oracle, loss_searcher, three_parameter_space
 
 
 @dataclass
@@ -149,30 +149,12 @@ def test_state_round_trip_through_the_tune_searcher_s_checkpoint(tmp_path):
 # -- with a real keras-tuner oracle -----------------------------------------------------------------
 
 
-def _hp():
-    import keras_tuner
-
-    hp = keras_tuner.HyperParameters()
-    hp.Choice("cell", ["gru", "mgu", "minimal"])
-    hp.Int("units", 8, 256, step=8)
-    hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
-    return hp
-
-
 def _proposals(tmp_path, algorithm, seed, n=6):
-    oracle = make_oracle(
-        algorithm,
-        hyperparameters=_hp(),
-        objective="val_loss",
-        mode="min",
-        max_trials=n,
-        seed=seed,
-        project_dir=str(tmp_path),
-        project_name=f"{algorithm}-{seed}-{np.random.rand()}",
+    name = f"{algorithm}-{seed}-{np.random.rand()}"
+    oracle = loss_oracle(
+        algorithm, three_parameter_space(), tmp_path, name, max_trials=n, seed=seed
     )
-    searcher = OracleSearcher(
-        oracle, metric="val_loss", mode="min", objective_of=lambda r: r["best_objective"]
-    )
+    searcher = loss_searcher(oracle)
     out = []
     for i in range(n + 1):
         config = searcher.suggest(f"ray-{i}")
@@ -200,19 +182,7 @@ def test_grid_oracle_finishes_when_the_grid_is_exhausted(tmp_path):
     hp = keras_tuner.HyperParameters()
     hp.Choice("cell", ["gru", "mgu"])
     hp.Choice("units", [8, 16])
-    oracle = make_oracle(
-        "grid",
-        hyperparameters=hp,
-        objective="val_loss",
-        mode="min",
-        max_trials=50,
-        seed=0,
-        project_dir=str(tmp_path),
-        project_name="grid",
-    )
-    searcher = OracleSearcher(
-        oracle, metric="val_loss", mode="min", objective_of=lambda r: r["best_objective"]
-    )
+    searcher = loss_searcher(loss_oracle("grid", hp, tmp_path, "grid", max_trials=50))
     seen = []
     for i in range(10):
         config = searcher.suggest(str(i))
@@ -228,16 +198,7 @@ def test_unknown_algorithm_is_a_clear_error(tmp_path):
         ValueError,
         match=r"search.algorithm must be one of \['bayesian', 'grid', 'random'\], but got 'hyperband'",
     ):
-        make_oracle(
-            "hyperband",
-            hyperparameters=_hp(),
-            objective="val_loss",
-            mode="min",
-            max_trials=1,
-            seed=0,
-            project_dir=str(tmp_path),
-            project_name="x",
-        )
+        loss_oracle("hyperband", three_parameter_space(), tmp_path, "x", max_trials=1)
 
 
 def test_per_epoch_results_are_recorded_in_the_oracle_at_their_step():

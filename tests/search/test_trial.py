@@ -11,36 +11,9 @@ import pytest
 from cells.architecture import Head
 from search.data.task import Task
 from search.trial import CHECKPOINT_FILE, TrialFailed, sort_key, train_trial
-from tests.fakes import offline_settings
+from tests.fakes import FakeTracker, offline_settings
 
 pytestmark = pytest.mark.slow
-
-
-class FakeTracker:
-    def __init__(self):
-        self.params, self.metrics, self.ended, self.tags, self.texts = {}, [], [], {}, {}
-
-    def log_text(self, run_id, text, artifact_file):
-        self.texts[artifact_file] = text
-
-    def start_trial(self, experiment_id, parent_run_id, number, values):
-        self.params.update(values)
-        return f"run-{number}"
-
-    def log_params(self, run_id, params):
-        self.params.update(params)
-
-    def set_tags(self, run_id, tags):
-        self.tags.update(tags)
-
-    def log_metrics(self, run_id, metrics, step=0):
-        self.metrics.append((step, metrics))
-
-    def end_run(self, run_id, status, reason=None):
-        self.ended.append((status, reason))
-
-    def end_run_if_running(self, run_id, status):
-        self.ended.append((status, "if still running"))
 
 
 def _task(seed=0):

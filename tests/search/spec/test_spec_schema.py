@@ -18,7 +18,7 @@ from search.spec.schema import spec_schema
 from search.spec.settings_section import RAY_KEYS, SEARCH_KEYS, TRACKING_KEYS
 from search.spec.space_section import FIRST_TRIALS, FORECASTING_FIRST_TRIALS, FORECASTING_SPACE
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 VALIDATOR = jsonschema.Draft202012Validator(spec_schema())
 MINIMAL = {"name": "x", "data": {"source": "aeon:GunPoint"}}

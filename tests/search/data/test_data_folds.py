@@ -18,8 +18,7 @@ from search.data.folds import (
 from search.data.preprocessing import channel_stats
 from search.data.task import Task
 from search.trial import CHECKPOINT_FILE, train_trial
-from tests.fakes import offline_settings
-from tests.search.test_trial import FakeTracker
+from tests.fakes import FakeTracker, offline_settings
 
 
 def _task(kind="classification", cases=45, val=9, seed=0):

@@ -19,7 +19,7 @@ from search.local_gpus import nvidia_device_count, visible_gpus
 from search.spec import environment_checks, load_spec
 from search.spec.environment_checks import check_environment
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def write(folder: Path, data=None, search=None, ray=None) -> Path:

@@ -72,7 +72,7 @@ def test_a_loaded_model_takes_raw_inputs_and_reproduces_the_metrics(tmp_path):
         np.save(folder / "x_test.npy", task.x_test)
         folders[kind], tasks[kind] = str(folder), task
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
     subprocess.run(
         [sys.executable, "-c", FRESH_PROCESS, json.dumps(folders)],
         check=True,

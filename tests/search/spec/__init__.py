@@ -1,0 +1,1 @@
+"""Tests of search.spec: loading, validation, the schema, the environment checks."""
