@@ -6,10 +6,14 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install services test test-fast quickstart lint clean secrets lock
 
-$(STAMP): pyproject.toml
+# The venv holds the versions the tests last passed on (docker/requirements/dev.lock, CI's
+# too); `make install CONSTRAINTS=` takes the newest that pyproject allows, then `make lock`.
+CONSTRAINTS ?= -c docker/requirements/dev.lock
+
+$(STAMP): pyproject.toml docker/requirements/dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' $(CONSTRAINTS)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -52,7 +56,7 @@ secrets:
 		fi; \
 	done
 
-# The images' lock files, from the venv the tests ran in (docker/requirements/*.lock).
+# The lock files (the images', and dev.lock for `make install`), from the venv the tests ran in.
 lock: $(STAMP)
 	$(BIN)/python docker/lock.py
 

@@ -1,9 +1,10 @@
-"""Writes the images' lock files: the exact versions of the installed dependency closure.
+"""Writes the lock files: the exact versions of the installed dependency closure.
 
     .venv/bin/python docker/lock.py      (in a venv where `make install` ran and the tests passed)
 
-Each lock pins what the tested venv holds for one image's requirements, so an image is built
-from the versions CI ran, not whatever is newest on the day of the build. Linux, Python 3.11.
+Each lock pins what the tested venv holds for one set of requirements, so an image is built, and
+`make install` (CI's too) installs, the versions the tests ran on, not whatever is newest on the
+day. Linux, Python 3.11.
 """
 
 import importlib.metadata as md
@@ -14,9 +15,11 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-# Each image's top-level requirements: pyproject's core dependencies (the training image) and
-# only its `server` extra (the MLflow image); the project itself is installed on top, no deps.
-IMAGES = {"train.lock": None, "server.lock": "server"}
+# Each lock's top-level requirements, as pyproject parts (None: the core dependencies): the
+# training image, the MLflow image (only its `server` extra), and the development venv that
+# `make install` builds (its constraints). The project itself is installed on top.
+LOCKS = {"train.lock": (None,), "server.lock": ("server",), "dev.lock": (None, "dev")}
+PROJECT = "gru-search"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -59,8 +62,9 @@ def closure(roots: list[Requirement]) -> dict[str, str]:
 
 def main() -> None:
     folder = ROOT / "docker" / "requirements"
-    for file_name, extra in IMAGES.items():
-        pins = closure(top_level(extra))
+    for file_name, parts in LOCKS.items():
+        pins = closure([r for part in parts for r in top_level(part)])
+        pins.pop(PROJECT, None)  # `dev` names the project's own `server` extra
         lines = [f"{name}=={version}" for name, version in sorted(pins.items())]
         header = f"# Written by docker/lock.py from the tested venv (Python {sys.version.split()[0]}); do not edit."
         (folder / file_name).write_text("\n".join([header, *lines]) + "\n")
