@@ -46,6 +46,8 @@ log = logging.getLogger("gru_search")
 SCHEDULERS = ("fifo", "asha", "hyperband")
 # The reason of a trial that ended without reporting a single epoch.
 NO_RESULT = "no result reported"
+# Checkpoints Tune keeps per trial (benchmarks/checkpoint_disk.py measures 1 against all).
+CHECKPOINTS_KEPT: int | None = 1
 # FAILED_KEY: result key of a trial that failed on its own (NaN loss, out of memory, a bad
 # configuration): it ends with this reason instead of raising, so Ray retries only dead workers.
 
@@ -234,7 +236,7 @@ def _run_config(settings: TuneSettings, callbacks: list):
         # Keeping every one filled the disk (48 for the 6-trial quickstart). The price:
         # with num_to_keep set Tune also saves its experiment state after each checkpoint.
         checkpoint_config=tune.CheckpointConfig(
-            num_to_keep=1,
+            num_to_keep=CHECKPOINTS_KEPT,
             checkpoint_score_attribute=BEST_OBJECTIVE,
             checkpoint_score_order=settings.mode,
         ),
