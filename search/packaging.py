@@ -148,7 +148,7 @@ def describe(metadata: dict) -> str:
     lines.append("")
     lines.append(
         "Load it with `mlflow.pyfunc.load_model`, `gru-search pull` (`--format keras|savedmodel|onnx`) "
-        "or `tf.saved_model.load` on its `savedmodel/` folder."
+        "or `tf.saved_model.load` on its `savedmodel/` folder (where TensorFlow exported one)."
     )
     return "\n".join(lines)
 
