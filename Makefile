@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install services test test-fast quickstart lint clean secrets lock
+.PHONY: install services test test-jax test-fast quickstart lint clean secrets lock
 
 # The venv holds the versions the tests last passed on (docker/requirements/dev.lock, CI's
 # too); `make install CONSTRAINTS=` takes the newest that pyproject allows, then `make lock`.
@@ -18,18 +18,35 @@ $(STAMP): pyproject.toml docker/requirements/dev.lock
 
 install: $(STAMP)
 
+# A second venv with the `jax` extra and no TensorFlow (1.8 GB, about a minute to install): what
+# `pip install 'gru-search[jax]'` gives a user. Only tests/jax_only runs there; the main run
+# leaves that folder out (pyproject's norecursedirs).
+JAX_VENV  := .venv-jax
+JAX_STAMP := $(JAX_VENV)/.installed
+
+$(JAX_STAMP): pyproject.toml docker/requirements/dev.lock
+	test -x $(JAX_VENV)/bin/python || $(PYTHON) -m venv $(JAX_VENV)
+	$(JAX_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(JAX_VENV)/bin/python -m pip install --quiet -e '.[jax]' pytest pytest-timeout $(CONSTRAINTS)
+	touch $(JAX_STAMP)
+
 # PostgreSQL's server binaries for the cluster tests (Debian's package; needs root).
 services:
 	bash .ci/install-services
 
 # The whole suite: unit + integration on TensorFlow, then the cells suite and every
-# architecture of the default space again on JAX.
+# architecture of the default space again on JAX, then a whole search without TensorFlow.
 test: $(STAMP) services
 	$(BIN)/ruff check cells space search tests benchmarks
 	$(BIN)/ruff format --check cells space search tests benchmarks
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest
 	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/cells -m "not slow"
 	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/search/test_space_contract.py
+	$(MAKE) test-jax
+
+# A whole search, pull and serving on JAX in the venv without TensorFlow (about 1.5 minutes).
+test-jax: $(JAX_STAMP)
+	KERAS_BACKEND=jax $(JAX_VENV)/bin/python -m pytest tests/jax_only
 
 # Unit tests only (seconds to a few minutes): no services, no slow tests.
 test-fast: $(STAMP)
@@ -61,4 +78,4 @@ lock: $(STAMP)
 	$(BIN)/python docker/lock.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(JAX_VENV) .pytest_cache .ruff_cache

@@ -11,7 +11,11 @@ from __future__ import annotations
 import importlib
 
 from cells.architecture import ATTENTIONS, FCN_KINDS, HEAD_KINDS, VARIANTS, Architecture, Head
+from cells.backend import choose_backend as _choose_backend
 from cells.registry import LAZY_CELL_NAMES, CellVariant, register_variant
+
+# JAX where TensorFlow is not installed and no backend is named (cells.backend says why here).
+_choose_backend()
 
 # name -> module that defines it; imported lazily on first attribute access. The cell classes
 # come from their declarations in cells.registry.

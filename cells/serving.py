@@ -3,8 +3,10 @@
 `mlflow.pyfunc.load_model` (and so `mlflow models serve`) puts the model's `code/` folder on
 `sys.path` first, imports the loader module its MLmodel names, this one, and calls
 `_load_pyfunc(data_path)`. The folder ships this package under `code/cells`, so serving needs
-keras, tensorflow, numpy and pandas installed, and never gru-search: the custom layers come
-from the copy that travelled with the model. Nothing here imports MLflow; its pyfunc contract
+keras, its backend, numpy and pandas installed, and never gru-search: the custom layers come
+from the copy that travelled with the model. Keras runs on the backend the model was trained
+with (metadata.json's `keras_backend`, the one its requirements pin) unless the serving process
+names one or has already imported Keras (cells.backend). Nothing here imports MLflow; its pyfunc contract
 is a loader function and an object with `predict`.
 
 The answer is a table: for classification the label and one probability column per class,
@@ -26,15 +28,19 @@ PROBABILITY_PREFIX = "probability_"
 
 def _load_pyfunc(path: str):
     """MLflow's pyfunc loader: `path` is the model's data folder (model.keras, metadata.json)."""
-    import keras  # here, not above: the CLI reads this module's names without TensorFlow
+    from cells.backend import choose_backend
+
+    folder = Path(path)
+    metadata = json.loads((folder / METADATA_FILE).read_text())
+    choose_backend(metadata.get("keras_backend"))
+    import keras  # here, not above: after the backend is chosen; the CLI reads this module's names
 
     from cells.loading import register_all
 
-    folder = Path(path)
     register_all()
     # safe_mode: a file whose loading would run Python code (a Lambda layer) is refused.
     model = keras.saving.load_model(folder / KERAS_FILE, safe_mode=True)
-    return Predictor(model, json.loads((folder / METADATA_FILE).read_text()))
+    return Predictor(model, metadata)
 
 
 class Predictor:

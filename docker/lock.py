@@ -16,9 +16,15 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 # Each lock's top-level requirements, as pyproject parts (None: the core dependencies): the
-# training image, the MLflow image (only its `server` extra), and the development venv that
-# `make install` builds (its constraints). The project itself is installed on top.
-LOCKS = {"train.lock": (None,), "server.lock": ("server",), "dev.lock": (None, "dev")}
+# training image (on TensorFlow, its `tensorflow` extra), the MLflow image (only its `server`
+# extra), and the development venv that `make install` builds (its constraints; `dev` holds
+# both backends, so `make test-jax` takes its JAX pins from there too). The project itself is
+# installed on top.
+LOCKS = {
+    "train.lock": (None, "tensorflow"),
+    "server.lock": ("server",),
+    "dev.lock": (None, "dev"),
+}
 PROJECT = "gru-search"
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 
+import cells  # noqa: F401 (before anything imports Keras: cells.backend picks its backend)
 from search.errors import (
     ClusterError,
     DataError,

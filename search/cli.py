@@ -85,6 +85,26 @@ def exit_code(error: GruSearchError) -> int:
     return USER_ERROR_EXIT
 
 
+def missing_backend(error: ModuleNotFoundError) -> str | None:
+    """The sentence for Keras failing to import its backend, or None for any other missing module."""
+    from cells.backend import BACKENDS, installed, keras_setting
+
+    missing = (error.name or "").partition(".")[0]
+    backend = keras_setting()
+    if missing != backend or installed(backend):
+        return None
+    if not any(installed(name) for name in BACKENDS):
+        return (
+            "Keras needs a backend and neither TensorFlow nor JAX is installed; install "
+            "gru-search[tensorflow] or gru-search[jax]."
+        )
+    install = f"gru-search[{backend}]" if backend in BACKENDS else backend
+    return (
+        f"Keras is set to the {backend!r} backend (KERAS_BACKEND or ~/.keras/keras.json), which "
+        f"is not installed; install {install} or name an installed backend."
+    )
+
+
 def quiet_library_loggers() -> None:
     """Silences the libraries' start-up notices that say nothing to a CLI user.
 
@@ -131,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     except GruSearchError as error:
         print(f"error: {error}", file=sys.stderr)
         return exit_code(error)
+    except ModuleNotFoundError as error:
+        message = missing_backend(error)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return USER_ERROR_EXIT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return INTERRUPTED_EXIT

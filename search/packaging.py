@@ -4,7 +4,8 @@ The folder holds the `.keras` file and metadata.json (`data/keras/`), the `cells
 defines its layers (`code/cells`, MLflow's `code_paths`: serving puts it on `sys.path`, so
 nothing needs gru-search installed), the pinned libraries it runs on (requirements.txt,
 conda.yaml, python_env.yaml, so `mlflow models serve --env-manager virtualenv` and
-`mlflow models build-docker` can build its environment), and a TensorFlow SavedModel
+`mlflow models build-docker` can build its environment: the Keras backend it was trained on,
+TensorFlow or JAX, not both), and where TensorFlow is installed a TensorFlow SavedModel
 (`savedmodel/`) that plain TensorFlow loads without Keras or `cells`. MLmodel's `metadata`
 says what goes in and what comes out (`model_card`).
 """
@@ -23,8 +24,10 @@ from cells.serving import KERAS_FILE, LABEL_COLUMN, METADATA_FILE, output_column
 log = logging.getLogger("gru_search")
 
 SAVEDMODEL_DIR = "savedmodel"
-# What the model folder runs on. gru-search itself is not listed: its code travels in code/.
-REQUIREMENTS = ("tensorflow", "keras", "numpy", "pandas", "mlflow")
+# What the model folder runs on: the Keras backend it was trained with, then the rest.
+# gru-search itself is not listed: its code travels in code/.
+BACKEND_REQUIREMENTS = {"tensorflow": ("tensorflow",), "jax": ("jax", "jaxlib")}
+REQUIREMENTS = ("keras", "numpy", "pandas", "mlflow")
 INPUT_LAYOUT = "(batch, steps, features); a time step whose features are all NaN is padding"
 
 
@@ -51,7 +54,7 @@ def package(keras_path: str, metadata: dict, out_dir: str, *, input_shape) -> st
             code_paths=[str(Path(cells.__file__).parent)],
             signature=signature(metadata, input_shape),
             # Explicit: inferring requirements imports and probes the model (~20 s).
-            pip_requirements=pip_requirements(),
+            pip_requirements=pip_requirements(metadata.get("keras_backend") or _backend()),
             metadata=model_card(metadata),
         )
     shutil.rmtree(data.parent, ignore_errors=True)
@@ -76,17 +79,24 @@ def signature(metadata: dict, input_shape):
     )
 
 
-def pip_requirements() -> list[str]:
-    """The libraries the folder runs on, pinned to the versions this process uses."""
+def pip_requirements(backend: str = "tensorflow") -> list[str]:
+    """The libraries the folder runs on with Keras' `backend`, pinned to the versions this
+    process uses."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = []
-    for name in REQUIREMENTS:
+    for name in (*BACKEND_REQUIREMENTS.get(backend, (backend,)), *REQUIREMENTS):
         try:
             out.append(f"{name}=={version(name)}")
         except PackageNotFoundError:
             out.append(name)
     return out
+
+
+def _backend() -> str:
+    import keras
+
+    return keras.backend.backend()
 
 
 def model_card(metadata: dict) -> dict:
@@ -138,7 +148,7 @@ def describe(metadata: dict) -> str:
     lines.append("")
     lines.append(
         "Load it with `mlflow.pyfunc.load_model`, `gru-search pull` (`--format keras|savedmodel|onnx`) "
-        "or `tf.saved_model.load` on its `savedmodel/` folder."
+        "or `tf.saved_model.load` on its `savedmodel/` folder (where TensorFlow exported one)."
     )
     return "\n".join(lines)
 
@@ -147,10 +157,17 @@ def export_savedmodel(keras_path, out_dir: Path) -> bool:
     """The model as a TensorFlow SavedModel (`serve` takes float32 (batch, steps, features)).
 
     A failed export is logged and skipped rather than raised: it must not lose a finished
-    search's registered model, which still serves through its `.keras` file.
+    search's registered model, which still serves through its `.keras` file. Without TensorFlow
+    installed (the `jax` extra) there is nothing to export with: one line says so.
     """
+    from cells.backend import installed
     from search.registry import safe_load
 
+    if not installed("tensorflow"):
+        log.info(
+            "TensorFlow is not installed, so no SavedModel is exported (the .keras file serves)"
+        )
+        return False
     try:
         safe_load(keras_path, str(keras_path)).export(
             str(out_dir), format="tf_saved_model", verbose=False

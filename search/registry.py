@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from cells.backend import installed
 from cells.serving import KERAS_FILE, METADATA_FILE
 from search.errors import GruSearchError, NotFoundError, TrackingError
 from search.packaging import SAVEDMODEL_DIR
@@ -290,6 +291,11 @@ def _write(model_format: str, keras_file: Path, folder: Path, target: Path) -> N
     logged = _find_dir(folder, SAVEDMODEL_DIR)
     if logged is not None:
         shutil.copytree(logged, target)
+    elif not installed("tensorflow"):
+        raise GruSearchError(
+            "This model has no SavedModel and TensorFlow, which would export one, is not "
+            "installed here; pull --format keras, or install gru-search[tensorflow] and pull again."
+        )
     elif not packaging.export_savedmodel(keras_file, target):
         # A version registered before SavedModels were logged is exported here instead.
         raise GruSearchError(

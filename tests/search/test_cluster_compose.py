@@ -250,6 +250,8 @@ def test_images_are_pinned_versioned_and_install_locked_dependencies_first(compo
     for lock in ("train.lock", "server.lock"):
         lines = (ROOT / "docker" / "requirements" / lock).read_text().splitlines()[1:]
         assert lines and all(re.fullmatch(r"[a-z0-9._-]+==\S+", line) for line in lines), lock
+    # TensorFlow is an extra (`tensorflow`, beside `jax`); the training image is built on it.
+    assert "\ntensorflow==" in (ROOT / "docker" / "requirements" / "train.lock").read_text()
     server_lock = (ROOT / "docker" / "requirements" / "server.lock").read_text()
     assert (
         "tensorflow" not in server_lock

@@ -155,3 +155,53 @@ def test_the_savedmodel_matches_the_keras_model_on_padded_input(packaged):
     _, model_dir, x, expected = packaged
     served = tf.saved_model.load(str(model_dir / "savedmodel"))
     np.testing.assert_array_equal(served.serve(tf.constant(x, tf.float32)).numpy(), expected)
+
+
+def test_a_model_trained_on_jax_pins_jax_not_tensorflow():
+    from importlib.metadata import version
+
+    from search.packaging import pip_requirements
+
+    requirements = pip_requirements("jax")
+    assert requirements[:2] == [f"jax=={version('jax')}", f"jaxlib=={version('jaxlib')}"]
+    assert not any(r.startswith("tensorflow") for r in requirements)
+    assert f"keras=={version('keras')}" in requirements
+
+
+# MLflow's loader in a process that names no backend; the folder says it was trained on JAX.
+ON_ITS_BACKEND = r"""
+import json, sys
+import numpy as np
+import mlflow.pyfunc
+frame = mlflow.pyfunc.load_model(sys.argv[1]).predict(np.load(sys.argv[2]))
+import keras
+print(json.dumps({"backend": keras.backend.backend(),
+                  "pyfunc": frame.drop(columns="label").to_numpy().tolist()}))
+"""
+
+
+def test_the_loader_runs_keras_on_the_backend_the_model_was_trained_with(packaged, tmp_path):
+    import shutil
+
+    _, model_dir, x, expected = packaged
+    folder = tmp_path / "model"
+    shutil.copytree(model_dir, folder)
+    metadata_file = folder / "data" / "keras" / "metadata.json"
+    metadata = json.loads(metadata_file.read_text())
+    metadata_file.write_text(json.dumps({**metadata, "keras_backend": "jax"}))
+    np.save(tmp_path / "x.npy", x)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_BACKEND")}
+    # Keras' config file names TensorFlow, as Keras writes it on a first import.
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": "tensorflow"}))
+    env |= {"KERAS_HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-c", ON_ITS_BACKEND, str(folder), str(tmp_path / "x.npy")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["backend"] == "jax"
+    np.testing.assert_allclose(out["pyfunc"], expected, rtol=1e-5, atol=1e-6)
