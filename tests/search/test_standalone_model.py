@@ -133,15 +133,7 @@ def test_the_folder_loads_where_gru_search_cannot_be_imported(packaged, tmp_path
     _, model_dir, x, expected = packaged
     np.save(tmp_path / "x.npy", x)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run(
-        [sys.executable, "-c", FRESH, str(model_dir), str(tmp_path / "x.npy")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = _fresh_process(FRESH, model_dir, tmp_path, env)
     assert Path(out["cells_from"]).is_relative_to(model_dir / "code")
     assert out["pyfunc_columns"] == ["label", *(f"probability_{c}" for c in CLASSES)]
     assert out["pyfunc_labels"] == [CLASSES[i] for i in expected.argmax(axis=1)]
@@ -194,14 +186,19 @@ def test_the_loader_runs_keras_on_the_backend_the_model_was_trained_with(package
     # Keras' config file names TensorFlow, as Keras writes it on a first import.
     (tmp_path / "keras.json").write_text(json.dumps({"backend": "tensorflow"}))
     env |= {"KERAS_HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = _fresh_process(ON_ITS_BACKEND, folder, tmp_path, env)
+    assert out["backend"] == "jax"
+    np.testing.assert_allclose(out["pyfunc"], expected, rtol=1e-5, atol=1e-6)
+
+
+def _fresh_process(script: str, model_dir: Path, folder: Path, env: dict) -> dict:
+    """What `script` prints last (JSON), run in a fresh Python on the model folder and x.npy."""
     done = subprocess.run(
-        [sys.executable, "-c", ON_ITS_BACKEND, str(folder), str(tmp_path / "x.npy")],
-        cwd=tmp_path,
+        [sys.executable, "-c", script, str(model_dir), str(folder / "x.npy")],
+        cwd=folder,
         env=env,
         capture_output=True,
         text=True,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out["backend"] == "jax"
-    np.testing.assert_allclose(out["pyfunc"], expected, rtol=1e-5, atol=1e-6)
+    return json.loads(done.stdout.strip().splitlines()[-1])
