@@ -72,7 +72,9 @@ def _curve(x, y, x_score, y_score, classes: int, variant: str, seed: int, epochs
     elif variant == "cosine_decay":
         updates = epochs * -(-len(x) // 16)  # batches of 16
         schedule = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=updates)
-        compile_model(model, head, schedule)
+        compile_model(model, head, 1e-3)  # the trial's loss and metrics, then its optimiser
+        optimizer = keras.optimizers.Adam(schedule, clipnorm=1.0)  # decayed
+        model.compile(optimizer, loss=model.loss, metrics=["accuracy"])
     else:
         compile_model(model, head, 1e-3)
     accuracies = []

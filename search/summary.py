@@ -208,8 +208,8 @@ def _layout(data_spec, task) -> dict:
     return {
         "targets": targets,
         "horizon": head.horizon if task.kind == "forecasting" else None,
-        "id_column": getattr(data_spec, "id_column", None),
-        "time_column": getattr(data_spec, "time_column", None),
+        "id_column": data_spec.id_column,
+        "time_column": data_spec.time_column,
     }
 
 
@@ -379,7 +379,7 @@ def _uri_option(uri: str, spec=None) -> str:
 
     if uri == read_uri():
         return ""
-    if getattr(spec, "path", None) and read_uri(spec) == uri:
+    if spec is not None and spec.path and read_uri(spec) == uri:
         return f" --spec {os.path.relpath(spec.path)}"
     if uri.startswith("sqlite:///"):
         uri = "sqlite:///" + os.path.relpath(uri[len("sqlite:///") :])
