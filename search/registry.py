@@ -262,9 +262,15 @@ def pull(tracker, text: str, out_dir: str, model_format: str = "keras") -> Pulle
         # Refused here, before anything reaches the user's folder, when loading it would run code.
         safe_load(keras_file, str(ref))
         out = Path(out_dir)
+        created = not out.exists()
         out.mkdir(parents=True, exist_ok=True)
         model_path = out / FORMATS[model_format]
-        _write(model_format, keras_file, folder, model_path)
+        try:
+            _write(model_format, keras_file, folder, model_path)
+        except BaseException:
+            if created:  # a failed pull leaves no empty folder behind
+                shutil.rmtree(out, ignore_errors=True)
+            raise
         metadata = json.loads(meta_file.read_text())
         metadata.update(
             registered_model=ref.name, version=version, model_uri=f"models:/{ref.name}/{version}"

@@ -153,3 +153,4 @@ def test_pull_as_savedmodel_says_there_is_none(searched):
         "error: This model has no SavedModel and TensorFlow, which would export one, is not "
         "installed here; pull --format keras, or install gru-search[tensorflow] and pull again."
     )
+    assert not (folder / "saved").exists()  # the failed pull left no empty folder

@@ -63,14 +63,16 @@ def test_pull_format_savedmodel_writes_the_logged_savedmodel(registered, tmp_pat
 @pytest.mark.skipif(importlib.util.find_spec("tf2onnx") is not None, reason="tf2onnx is installed")
 def test_pull_format_onnx_without_tf2onnx_says_what_to_install(registered, tmp_path, capsys):
     _, uri = registered
+    out = tmp_path / "pulled"
     assert (
-        main(["pull", "pets/1", "-o", str(tmp_path), "--format", "onnx", "--tracking-uri", uri])
+        main(["pull", "pets/1", "-o", str(out), "--format", "onnx", "--tracking-uri", uri])
         == USER_ERROR_EXIT
     )
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "error: ONNX export needs the tf2onnx package; install it (pip install tf2onnx) or pull "
         "--format keras or savedmodel."
     )
+    assert not out.exists()  # the failed pull left no empty folder
 
 
 def _expected(model, x):
