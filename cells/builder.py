@@ -196,17 +196,27 @@ def compile_model(
     learning_rate: float,
     clipnorm: float = 1.0,
     *,
+    decay_steps: int | None = None,
     jit_compile: bool | str = "auto",
 ) -> keras.Model:
     """Compile with Adam and the head's loss: sparse categorical crossentropy + accuracy for
     classification, MSE + MAE (in original units) otherwise. Returns the model.
+
+    With `decay_steps`, the learning rate follows a cosine from `learning_rate` down to 0 over
+    that many updates (SGDR without restarts: Loshchilov & Hutter 2017, arXiv:1608.03983), and
+    stays at 0 after them.
 
     `jit_compile="auto"` is Keras' choice (XLA on JAX, off on TensorFlow), except that a model
     holding an `AttentionRNN` on TensorFlow gets XLA: its loop is many small ops per step,
     and XLA fuses them (see `attention_jit_compile`)."""
     if not (isinstance(learning_rate, int | float) and learning_rate > 0):
         raise ValueError(f"learning_rate must be a positive number, but got {learning_rate!r}.")
-    optimizer = keras.optimizers.Adam(learning_rate=float(learning_rate), clipnorm=clipnorm)
+    rate = float(learning_rate)
+    if decay_steps is not None:
+        if not (isinstance(decay_steps, int) and decay_steps >= 1):
+            raise ValueError(f"decay_steps must be a positive integer, but got {decay_steps!r}.")
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=decay_steps)
+    optimizer = keras.optimizers.Adam(learning_rate=rate, clipnorm=clipnorm)
     if head.kind == "classification":
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
     else:

@@ -147,8 +147,17 @@ def build_trial_model(
     if config.architecture.ar_highway:
         # Training starts at the linear AR fit of these windows and learns what it misses.
         start_at_least_squares(model, task.x_train, task.y_train)
-    compile_model(model, task.head, config.training.learning_rate)
+    decay_steps = _decay_steps(config.training, len(task.x_train), settings.max_epochs)
+    compile_model(model, task.head, config.training.learning_rate, decay_steps=decay_steps)
     return model, config
+
+
+def _decay_steps(training, cases: int, max_epochs: int) -> int | None:
+    """The updates a cosine schedule decays over: every epoch a trial may train, so a trial
+    and its refit (more cases, the trial's best epoch count) see the same rate at each epoch."""
+    if training.lr_schedule != "cosine":
+        return None
+    return max_epochs * math.ceil(cases / training.batch_size)
 
 
 def _built(config, task) -> keras.Model:

@@ -11,7 +11,7 @@ from typing import Any
 from space.parameters import Condition, Parameter, parameter_from_dict
 
 # Training settings rather than architecture: `describe` counts architectures without them.
-TRAINING_PARAMETERS = ("learning_rate", "batch_size")
+TRAINING_PARAMETERS = ("learning_rate", "batch_size", "lr_schedule")
 
 
 def structure_problems(parameters: Iterable[Parameter]) -> list[tuple[str, str]]:

@@ -91,6 +91,10 @@ _SIZE = Domain("int", "a positive integer", "positive integers", low=1, high=MAX
 # frontend_kernel has no upper bound: a kernel longer than the series is the data's problem.
 _OPTIONAL_KERNEL = Domain("int", "an integer >= 0 (0: none)", "integers >= 0 (0: none)", low=0)
 
+# constant: `learning_rate` throughout; cosine: decayed from it to 0 over max_epochs
+# (search.trial.build_trial_model).
+LR_SCHEDULES = ("constant", "cosine")
+
 DOMAINS: dict[str, Domain] = {
     "cell": Domain("str", "a cell name", "cell names", variant_names),
     "depth": _SIZE,
@@ -124,8 +128,11 @@ DOMAINS: dict[str, Domain] = {
         "float", "a number in (0, 1]", "numbers in (0, 1]", low=0, high=1, low_open=True
     ),
     "batch_size": _SIZE,
+    "lr_schedule": Domain(
+        "str", "a learning-rate schedule", "learning-rate schedules", LR_SCHEDULES
+    ),
 }
 
 # Spec parameter name -> Architecture field, where they differ.
 ARCHITECTURE_FIELD = {"cell": "variant"}
-TRAINING_FIELDS = ("learning_rate", "batch_size")
+TRAINING_FIELDS = ("learning_rate", "batch_size", "lr_schedule")

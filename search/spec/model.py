@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -183,6 +184,8 @@ class Spec:
 class TrainingSettings:
     learning_rate: float = 1e-3
     batch_size: int = 64
+    # "cosine": the rate decays to 0 over the search's max_epochs (search.trial).
+    lr_schedule: str = "constant"
 
 
 @dataclass(frozen=True)
@@ -196,8 +199,4 @@ class TrialConfig:
         """Flat, with the spec's parameter names (`cell`, not `variant`): for tracking."""
         values = self.architecture.to_dict()
         values["cell"] = values.pop("variant")
-        return {
-            **values,
-            "learning_rate": self.training.learning_rate,
-            "batch_size": self.training.batch_size,
-        }
+        return {**values, **dataclasses.asdict(self.training)}

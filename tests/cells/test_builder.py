@@ -319,3 +319,17 @@ def test_dimension_shuffle_transposes_what_reaches_the_stack():
     cells.compile_model(model, CLASSIFY, learning_rate=1e-2)
     x = RNG.normal(size=(6, 9, 2)).astype("float32")
     assert np.isfinite(model.fit(x, np.arange(6) % 3, epochs=1, verbose=0).history["loss"][0])
+
+
+def test_compile_model_decays_the_rate_on_a_cosine_to_zero():
+    model = cells.build_model(Architecture(variant="minimal", units=4), (7, 3), CLASSIFY)
+    cells.compile_model(model, CLASSIFY, learning_rate=1e-3, decay_steps=10)
+    y = np.array([0, 1, 2, 1])
+    rates = [float(model.optimizer.learning_rate)]
+    for _ in range(3):  # one batch per epoch: 5, 10, then 15 updates
+        model.fit(X, y, batch_size=len(X), epochs=5, verbose=0)
+        rates.append(float(model.optimizer.learning_rate))
+    # lr * (1 + cos(pi * step / 10)) / 2, and 0 after the last step.
+    np.testing.assert_allclose(rates, [1e-3, 0.5e-3, 0.0, 0.0], atol=1e-9)
+    with pytest.raises(ValueError, match="decay_steps must be a positive integer"):
+        cells.compile_model(model, CLASSIFY, learning_rate=1e-3, decay_steps=0)

@@ -267,3 +267,23 @@ def test_an_ar_highway_trial_reports_its_least_squares_start_as_epoch_0_and_keep
     assert (
         reports[-1][0]["best_epoch"] == 0 and reports[-1][0]["best_objective"] == start["val_loss"]
     )
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_a_cosine_trial_decays_its_rate_to_zero_over_max_epochs(schedule):
+    from search.trial import build_trial_model
+
+    values = {"cell": "gru", "units": 4, "learning_rate": 1e-2, "batch_size": 16,
+              "lr_schedule": schedule}  # fmt: skip
+    task = _task()
+    model, config = build_trial_model(values, "0", task, _settings(max_epochs=4))
+    assert config.training.lr_schedule == schedule
+    # 40 training cases in batches of 16: 3 updates an epoch, 12 in the trial's 4 epochs.
+    model.fit(task.x_train, task.y_train, batch_size=16, epochs=2, verbose=0)
+    halfway = float(model.optimizer.learning_rate)
+    model.fit(task.x_train, task.y_train, batch_size=16, epochs=2, verbose=0)
+    end = float(model.optimizer.learning_rate)
+    if schedule == "cosine":
+        assert (halfway, end) == (pytest.approx(5e-3), pytest.approx(0.0, abs=1e-12))
+    else:
+        assert halfway == end == pytest.approx(1e-2)

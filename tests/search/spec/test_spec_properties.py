@@ -38,6 +38,7 @@ POOLS = {
     "dropout": [0.0, 0.1, 0.5],
     "learning_rate": [1e-4, 1e-3, 1e-2],
     "batch_size": [8, 16, 32],
+    "lr_schedule": ["constant", "cosine"],
 }
 assert set(POOLS) == set(DOMAINS)
 
