@@ -55,7 +55,7 @@ DEFAULT_SPACE: dict[str, Any] = {
     # A constant rate, or one decayed on a cosine to 0 over max_epochs. On held-out training
     # cases (benchmarks/small_data_regularisers.py, 2026-12-02), the first trial's accuracy went
     # from 0.653 to 0.720 on ACSF1 (3 cuts, 100 epochs) and from 0.820 to 0.830 on OSULeaf
-    # (2 cuts, 60 epochs); jitter and window slicing lost on both, label smoothing on ACSF1.
+    # (2 cuts, 60 epochs); jitter lost on both, window slicing and label smoothing on ACSF1.
     "lr_schedule": ["constant", "cosine"],
 }
 # Forecasting adds the heads that extrapolate: LSTNet's linear autoregressive highway, and with
