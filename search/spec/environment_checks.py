@@ -97,16 +97,25 @@ def _check_file(problems: Problems, source: str, base_dir: Path) -> None:
     problems.add("data.source", f"no file {source} ({where})")
 
 
+def _local_request(mapping: Mapping[str, Any], resource: str) -> float | None:
+    """What `resources_per_trial.<resource>` asks of a local Ray, or None: not a positive number
+    (the parser reports that), or a cluster's address, whose nodes cannot be seen from here
+    (`auto` may join one with more nodes); `run` checks those once it has joined them."""
+    wants = _mapping(_mapping(mapping.get("search")).get("resources_per_trial")).get(resource)
+    address = _mapping(mapping.get("ray")).get("address")
+    if not is_number(wants) or wants <= 0 or address not in (None, "local"):
+        return None
+    return wants
+
+
 def _check_cpus(
     problems: Problems, mapping: Mapping[str, Any], count_cpus: Callable[[], int | None]
 ) -> None:
-    """A trial needing more CPUs than the local Ray has would wait, pending, for the whole budget
-    (`run` also checks the nodes Ray reports, search.resources); a cluster is checked there only."""
-    cpu = _mapping(_mapping(mapping.get("search")).get("resources_per_trial")).get("cpu")
-    ray = _mapping(mapping.get("ray"))
-    if not is_number(cpu) or cpu <= 0 or ray.get("address") not in (None, "local"):
+    """A trial needing more CPUs than the local Ray has would wait, pending, for the whole budget."""
+    cpu = _local_request(mapping, "cpu")
+    if cpu is None:
         return
-    num_cpus = ray.get("num_cpus")
+    num_cpus = _mapping(mapping.get("ray")).get("num_cpus")
     if is_number(num_cpus) and num_cpus >= 1:
         available, has = num_cpus, f"ray.num_cpus gives the local Ray {num_cpus}"
     else:
@@ -125,10 +134,8 @@ def _check_cpus(
 def _check_gpus(
     problems: Problems, mapping: Mapping[str, Any], count_gpus: Callable[[], int | None]
 ) -> None:
-    gpu = _mapping(_mapping(mapping.get("search")).get("resources_per_trial")).get("gpu")
-    address = _mapping(mapping.get("ray")).get("address")
-    # A remote cluster's GPUs cannot be seen from here; `auto` may join one with more nodes.
-    if not is_number(gpu) or gpu <= 0 or address not in (None, "local"):
+    gpu = _local_request(mapping, "gpu")
+    if gpu is None:
         return
     available = count_gpus()
     if available is None or gpu <= available:

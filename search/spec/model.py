@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from cells.architecture import Architecture, HeadKind
@@ -199,4 +198,4 @@ class TrialConfig:
         """Flat, with the spec's parameter names (`cell`, not `variant`): for tracking."""
         values = self.architecture.to_dict()
         values["cell"] = values.pop("variant")
-        return {**values, **dataclasses.asdict(self.training)}
+        return {**values, **asdict(self.training)}
