@@ -38,6 +38,7 @@ _LAZY = {
     "LuongAttention": "cells.attention_mechanisms",
     "AttentionPooling": "cells.attention_pooling",
     "FullyConvolutionalBranch": "cells.fcn",
+    "MiniRocketFeatures": "cells.minirocket",
     "SqueezeExcite": "cells.fcn",
     "Downsampling": "cells.downsampling",
     "ReversibleInstanceNormalization": "cells.revin",

@@ -77,6 +77,11 @@ class Architecture:
     # with them. Classification and regression: the input only, so series whose scales differ
     # by orders of magnitude (counts of different countries) all reach the network in unit scale.
     revin: bool = False
+    # Classification and regression: MiniRocket's random convolutional features of the
+    # standardised input (Dempster et al. 2021), read out by a frozen ridge fit added to the
+    # head's output (cells.minirocket); training starts at that fit, and the network learns
+    # what it misses.
+    minirocket: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -105,7 +110,9 @@ class Architecture:
             )
         if not (isinstance(self.dropout, int | float) and 0.0 <= self.dropout < 1.0):
             problems.append(f"dropout must be in [0, 1), but got {self.dropout!r}.")
-        for name in ("bidirectional", "residual", "reset_after", "revin", "dimension_shuffle"):
+        booleans = ("bidirectional", "residual", "reset_after", "revin", "dimension_shuffle",
+                    "minirocket")  # fmt: skip
+        for name in booleans:
             if not isinstance(getattr(self, name), bool):
                 problems.append(f"{name} must be a bool, but got {getattr(self, name)!r}.")
         if problems:
@@ -113,11 +120,16 @@ class Architecture:
 
     def check_head(self, head: Head) -> None:
         """Raise ValueError if an option here does not apply to `head` (the AR highway is
-        forecasting-only)."""
+        forecasting-only, MiniRocket's readout is not for forecasting)."""
         if head.kind != "forecasting" and self.ar_highway:
             raise ValueError(
                 f"ar_highway={self.ar_highway!r} applies only to forecasting heads, but the head "
                 f"is {head.kind!r}; set ar_highway=0 for this task."
+            )
+        if head.kind == "forecasting" and self.minirocket:
+            raise ValueError(
+                "minirocket applies only to classification and regression heads (a forecaster "
+                "has the AR highway); set minirocket=False for this task."
             )
 
     @classmethod

@@ -17,6 +17,9 @@ Layout of every model (docs/CONTRACTS.md); the bracketed steps are off by defaul
       -> last state | attention pooling | attention wrapper on the top layer
       -> [concatenate the FCN branch]
       -> head                                softmax probabilities, or values in standard units
+         [+ MiniRocket readout]              minirocket: a frozen ridge readout of MiniRocket's
+                                             features of the standardised input, added to the
+                                             head's logits (or standardised values)
       -> [RevIN de-normalisation]            revin, forecasting: the target channels' window
                                              statistics (the other heads only normalise)
       -> [+ AR highway]                      ar_highway > 0, forecasting: linear model over the
@@ -46,6 +49,7 @@ from cells.architecture import Architecture, Head
 from cells.autoregressive import AutoregressiveHighway
 from cells.downsampling import Downsampling
 from cells.fcn import FullyConvolutionalBranch
+from cells.minirocket import MiniRocketFeatures
 from cells.model_layers import (
     Destandardization,
     FeatureMap,
@@ -74,8 +78,12 @@ def build_model(
     *,
     feature_mean: np.ndarray | None = None,
     feature_std: np.ndarray | None = None,
+    series_length: int | None = None,
 ) -> keras.Model:
-    """An uncompiled model taking raw (batch, steps, features) float32 input; see the module doc."""
+    """An uncompiled model taking raw (batch, steps, features) float32 input; see the module doc.
+
+    `series_length` is the length MiniRocket's dilations are chosen for (`minirocket` only):
+    the input's steps unless given, and it must be given for series of several lengths."""
     arch = architecture
     steps, features = _check_input_shape(input_shape)
     _check_head(arch, head, steps, features)
@@ -148,9 +156,12 @@ def build_model(
         highway = AutoregressiveHighway(
             arch.ar_highway, head.horizon, head.num_outputs, name="ar_highway"
         )(standardized, mask=full_mask)  # (batch, horizon, num_outputs)
+    readout = None
+    if arch.minirocket:
+        readout = _minirocket_readout(standardized, full_mask, head, series_length or steps)
     reversed_revin = revin is not None and head.kind == "forecasting"
     denormalize = (lambda y: revin(y, statistics=statistics)) if reversed_revin else None
-    outputs = _head(x, head, denormalize=denormalize, highway=highway)
+    outputs = _head(x, head, denormalize=denormalize, highway=highway, readout=readout)
     return keras.Model(inputs, outputs, name=f"{arch.variant}_{head.kind}")
 
 
@@ -169,16 +180,39 @@ def _check_head(arch: Architecture, head: Head, steps: int | None, features: int
         )
 
 
-def _head(summary, head: Head, *, denormalize=None, highway=None):
+def _minirocket_readout(standardized, mask, head: Head, length: int | None):
+    """(batch, num_outputs): the frozen linear readout of MiniRocket's features, which
+    `cells.minirocket.start_at_ridge` fits; until then its features and readout are 0."""
+    if length is None:
+        raise ValueError(
+            "minirocket chooses its dilations for one series length, but the input's steps "
+            "vary; pass series_length (the padded length) to build_model."
+        )
+    seed = int(np.random.randint(2**31))  # drawn under the trial's seed, kept in the config
+    features = MiniRocketFeatures(length, seed=seed, name="minirocket")(standardized, mask=mask)
+    return keras.layers.Dense(
+        head.num_outputs, trainable=False, kernel_initializer="zeros", name="minirocket_readout"
+    )(features)
+
+
+def _head(summary, head: Head, *, denormalize=None, highway=None, readout=None):
     """The prediction from the summary (batch, width). For forecasting, `denormalize` (RevIN's
     inverse) is applied to the network's forecast and `highway` (batch, horizon, num_outputs)
-    added to it, both in standard units, before the output goes back to original units."""
-    if head.kind == "classification":
+    added to it, both in standard units, before the output goes back to original units.
+    `readout` (batch, num_outputs), MiniRocket's, is added to the classification logits or the
+    standardised regression values."""
+    if head.kind == "classification" and readout is None:
         return keras.layers.Dense(
             head.num_outputs, activation="softmax", dtype="float32", name="probabilities"
         )(summary)
+    if head.kind == "classification":
+        logits = keras.layers.Dense(head.num_outputs, name="head")(summary)
+        logits = keras.layers.Add(name="plus_minirocket")([logits, readout])
+        return keras.layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
     size = head.num_outputs * (head.horizon if head.kind == "forecasting" else 1)
     outputs = keras.layers.Dense(size, name="head")(summary)
+    if readout is not None:
+        outputs = keras.layers.Add(name="plus_minirocket")([outputs, readout])
     if head.kind == "forecasting":
         outputs = keras.layers.Reshape((head.horizon, head.num_outputs), name="horizon")(outputs)
         if denormalize is not None:

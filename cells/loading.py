@@ -20,6 +20,7 @@ _LAYER_MODULES = (
     "cells.downsampling",
     "cells.revin",
     "cells.autoregressive",
+    "cells.minirocket",
 )
 
 

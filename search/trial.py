@@ -127,13 +127,19 @@ def train_trial(
 
 
 def build_trial_model(
-    values: dict, number: str, task, settings: TrialSettings, *, fresh: bool = True
+    values: dict,
+    number: str,
+    task,
+    settings: TrialSettings,
+    *,
+    fresh: bool = True,
+    fitted_start: bool = True,
 ):
     """(model, trial config): the compiled model trial `number` trains, seeded by the search's seed.
 
     The same values and number give the same initial weights, in a trial and in its refit.
+    `fitted_start=False` leaves the linear start (`start_fitted`) to the caller.
     """
-    from cells.autoregressive import start_at_least_squares
     from cells.builder import compile_model
     from search.spec import trial_config
 
@@ -144,12 +150,29 @@ def build_trial_model(
     keras.utils.set_random_seed((settings.seed * 10_007 + int(number)) % 2**32)
     config = trial_config(fitted_to_input(values, task.x_train.shape[1]))
     model = _built(config, task)
-    if config.architecture.ar_highway:
-        # Training starts at the linear AR fit of these windows and learns what it misses.
-        start_at_least_squares(model, task.x_train, task.y_train)
+    if fitted_start:
+        start_fitted(model, config.architecture, task)
     decay_steps = _decay_steps(config.training, len(task.x_train), settings.max_epochs)
     compile_model(model, task.head, config.training.learning_rate, decay_steps=decay_steps)
     return model, config
+
+
+def starts_fitted(architecture) -> bool:
+    """Whether training starts from a linear model fitted to the training cases (see
+    `start_fitted`), so that epoch 0 is a candidate of its own."""
+    return bool(architecture.ar_highway or architecture.minirocket)
+
+
+def start_fitted(model, architecture, task) -> None:
+    """Training starts at the linear fit to `task`'s training cases, and the network learns
+    what it misses: the AR highway's least squares, or MiniRocket's ridge readout."""
+    from cells.autoregressive import start_at_least_squares
+    from cells.minirocket import start_at_ridge
+
+    if architecture.ar_highway:
+        start_at_least_squares(model, task.x_train, task.y_train)
+    if architecture.minirocket:
+        start_at_ridge(model, task.x_train, task.y_train)
 
 
 def _decay_steps(training, cases: int, max_epochs: int) -> int | None:
@@ -169,6 +192,7 @@ def _built(config, task) -> keras.Model:
         task.head,
         feature_mean=task.feature_mean,
         feature_std=task.feature_std,
+        series_length=task.x_train.shape[1],
     )
 
 
@@ -204,8 +228,8 @@ def _train(values, number, task, settings, report, tracker, run_id):
     callback = _EpochReporter(settings, report, tracker, run_id, number)
     # A retry after the worker died: Ray hands back the trial's last checkpoint (see search.tune).
     start = _restore(model, callback, getattr(report, "restored", None), tracker, run_id)
-    if start == 0 and config.architecture.ar_highway:
-        # Epoch 0, the least-squares AR start, is a candidate: training can only improve on it.
+    if start == 0 and starts_fitted(config.architecture):
+        # Epoch 0, the linear start, is a candidate: training can only improve on it.
         callback.set_model(model)
         callback.on_epoch_end(-1, _evaluated(model, task, config))
     model.fit(
@@ -236,7 +260,7 @@ def _train_folds(values, number, task, settings, report, tracker, run_id):
     folds = cross_validation_folds(task, settings.folds, settings.seed)
     # The shared model has statistics 0 and 1; each fold model, its fold's own.
     scaled = [unit_scaled(fold) for fold in folds]
-    model, config = build_trial_model(values, number, scaled[0], settings)
+    model, config = build_trial_model(values, number, scaled[0], settings, fitted_start=False)
     model.optimizer.build(model.trainable_variables)
     members = [_built(config, fold) for fold in folds]
     bagged = average_models(members, name="folds")
@@ -247,8 +271,11 @@ def _train_folds(values, number, task, settings, report, tracker, run_id):
     fresh_optimizer = [variable.numpy() for variable in model.optimizer.variables]
     if start:  # a retry: each fold goes on from its checkpointed weights, with a fresh optimizer
         states = [(member.get_weights(), fresh_optimizer) for member in members]
-    else:  # every fold starts from the same initial weights
-        states = [(model.get_weights(), fresh_optimizer)] * len(folds)
+    else:  # every fold starts from the same initial weights, its linear start its own
+        starts = _fold_starts(model, config, scaled, members)
+        states = [(weights, fresh_optimizer) for weights in starts]
+        if starts_fitted(config.architecture):  # epoch 0, the linear start, is a candidate
+            callback.on_epoch_end(-1, _fold_start_logs(model, config, scaled, starts))
     bagged.stop_training = False  # the reporter sets it when patience runs out
     for epoch in range(start, settings.max_epochs):
         logs = []
@@ -257,13 +284,37 @@ def _train_folds(values, number, task, settings, report, tracker, run_id):
             logs.append(_fit_one_epoch(model, fold, config, epoch))
             states[index] = (model.get_weights(), [v.numpy() for v in model.optimizer.variables])
             members[index].set_weights(states[index][0])
-        callback.on_epoch_end(
-            epoch, {name: float(np.mean([log[name] for log in logs])) for name in logs[0]}
-        )
+        callback.on_epoch_end(epoch, _mean_logs(logs))
         if bagged.stop_training:
             break
     if callback.best_epoch is None:
         raise TrialFailed(f"the trial never reported {settings.objective!r}.")
+
+
+def _fold_starts(model, config, folds, members) -> list:
+    """Each fold's initial weights (the members get them too): the model's, with the linear
+    start fitted to that fold's training cases alone; one fit for all would have seen the
+    other folds' validation cases."""
+    initial = model.get_weights()
+    starts = []
+    for fold, member in zip(folds, members, strict=True):
+        model.set_weights(initial)
+        start_fitted(model, config.architecture, fold)
+        starts.append(model.get_weights())
+        member.set_weights(starts[-1])
+    return starts
+
+
+def _fold_start_logs(model, config, folds, starts) -> dict:
+    logs = []
+    for fold, weights in zip(folds, starts, strict=True):
+        model.set_weights(weights)
+        logs.append(_evaluated(model, fold, config))
+    return _mean_logs(logs)
+
+
+def _mean_logs(logs: list[dict]) -> dict:
+    return {name: float(np.mean([log[name] for log in logs])) for name in logs[0]}
 
 
 def _load_state(model, state) -> None:

@@ -119,6 +119,7 @@ DOMAINS: dict[str, Domain] = {
     ),
     "revin": _BOOLEAN,
     "dimension_shuffle": _BOOLEAN,
+    "minirocket": _BOOLEAN,
     "attention": Domain("str", "an attention kind", "attention kinds", ATTENTIONS),
     "attention_units": _SIZE,
     "dropout": Domain(

@@ -42,6 +42,7 @@ EXPECTED = {
     "Downsampling",
     "ReversibleInstanceNormalization",
     "AutoregressiveHighway",
+    "MiniRocketFeatures",
 }
 
 

@@ -121,13 +121,16 @@ REGISTRATIONS = textwrap.dedent(
     def registered():
         return {k: v for k, v in keras.saving.get_custom_objects().items() if k.startswith("cells>")}
 
+    def held(cls, module):  # by identity: a module may hold NumPy arrays, which `in` compares
+        return any(value is cls for value in vars(module).values())
+
     cells.register_all()
     by_register_all = registered()
     for module in pkgutil.iter_modules(cells.__path__):
         importlib.import_module(f"cells.{module.name}")
     every = registered()
     holds = {
-        name: sorted(k for k, c in every.items() if c in vars(importlib.import_module(name)).values())
+        name: sorted(k for k, c in every.items() if held(c, importlib.import_module(name)))
         for name in registering_modules()
     }
     print(json.dumps({"register_all": sorted(by_register_all), "every": sorted(every), "holds": holds}))

@@ -55,6 +55,12 @@ OPTION_MODELS = {
     "layernorm_fcn_dimension_shuffle_revin": Architecture(
         variant="layernorm", units=4, fcn="fcn", fcn_filters=4, dimension_shuffle=True, revin=True
     ),
+    # MiniRocket's features and readout, on both heads it applies to (a regression head here).
+    "gru_fcn_minirocket": Architecture(units=4, fcn="fcn", fcn_filters=4, minirocket=True),
+    "mgu_minirocket_classification": (
+        Architecture(variant="mgu", units=4, minirocket=True),
+        Head("classification", 3),
+    ),
 }
 
 LOADER = textwrap.dedent(
@@ -99,7 +105,12 @@ def _save_and_reload(
         arch, head = model_spec if isinstance(model_spec, tuple) else (model_spec, regression)
         steps = x.shape[1] if arch.dimension_shuffle else None
         model = cells.build_model(
-            arch, (steps, 3), head, feature_mean=[0.5, 0.0, -0.5], feature_std=[1.0, 2.0, 3.0]
+            arch,
+            (steps, 3),
+            head,
+            feature_mean=[0.5, 0.0, -0.5],
+            feature_std=[1.0, 2.0, 3.0],
+            series_length=x.shape[1],
         )
         # Batch norm statistics and affine weights away from their initial values too.
         randomize_layer(model, seed=len(name))

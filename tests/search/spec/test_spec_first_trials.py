@@ -67,7 +67,8 @@ def test_bad_first_trials_name_what_to_fix():
         _spec(search={"first_trials": [{"cel": "gru"}, {"units": 7}, {}]})
     assert error.value.problems == (
         "search.first_trials[0].cel: is not a parameter of the space (did you mean `cell`?); it has: "
-        "cell, depth, units, bidirectional, attention, fcn, fcn_filters, revin, dropout, learning_rate, batch_size, lr_schedule",
+        "cell, depth, units, bidirectional, attention, fcn, fcn_filters, revin, minirocket, dropout, "
+        "learning_rate, batch_size, lr_schedule",
         "search.first_trials[1].units: expected a value the space holds (32 | 64), got 7",
         "search.first_trials[2]: names no parameter; give at least one, or drop the entry",
     )

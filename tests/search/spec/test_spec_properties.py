@@ -12,7 +12,7 @@ from cells.architecture import Architecture
 from search.errors import SpecError
 from search.spec import parse_spec, trial_config
 from search.spec.domains import DOMAINS
-from search.spec.space_section import FORECASTING_ONLY
+from search.spec.space_section import FORECASTING_ONLY, NOT_FORECASTING
 from space import Space
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -35,6 +35,7 @@ POOLS = {
     "ar_highway": [0, 2, 3],
     "revin": [False, True],
     "dimension_shuffle": [False, True],
+    "minirocket": [False, True],
     "dropout": [0.0, 0.1, 0.5],
     "learning_rate": [1e-4, 1e-3, 1e-2],
     "batch_size": [8, 16, 32],
@@ -80,6 +81,8 @@ def entries(draw, name: str, parents: dict[str, list]) -> tuple[object, list | N
 @st.composite
 def spaces(draw) -> dict:
     names = draw(st.lists(st.sampled_from(sorted(POOLS)), min_size=1, unique=True))
+    if any(name in FORECASTING_ONLY for name in names):  # forecasting data: none of the others
+        names = [name for name in names if name not in NOT_FORECASTING] or list(FORECASTING_ONLY)
     space: dict = {}
     discrete: dict[str, list] = {}
     for name in names:
