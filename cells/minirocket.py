@@ -78,11 +78,9 @@ class MiniRocketFeatures(keras.layers.Layer):
 
     def __init__(self, length: int, num_features: int = 10_000, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
-        if not (isinstance(length, int) and length >= KERNEL_LENGTH):
-            raise ValueError(
-                f"MiniRocketFeatures needs series of at least {KERNEL_LENGTH} steps, but got "
-                f"length={length!r}."
-            )
+        # Series shorter than a kernel are read as zero-padded to 9 steps, as aeon asks for.
+        if not (isinstance(length, int) and length >= 1):
+            raise ValueError(f"MiniRocketFeatures needs a positive length, but got {length!r}.")
         if not (isinstance(num_features, int) and num_features >= len(KERNELS)):
             raise ValueError(
                 f"MiniRocketFeatures needs num_features >= {len(KERNELS)}, but got {num_features!r}."

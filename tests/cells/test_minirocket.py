@@ -140,3 +140,15 @@ def test_minirocket_is_not_for_forecasting():
     head = Head("forecasting", 1, target_mean=(0.0,), target_std=(1.0,))
     with pytest.raises(ValueError, match="minirocket applies only"):
         cells.build_model(Architecture(minirocket=True), (20, 1), head)
+
+
+def test_series_shorter_than_a_kernel_get_features_of_dilation_1():
+    layer = MiniRocketFeatures(6)
+    x = RNG.normal(size=(4, 6, 1)).astype("float32")
+    layer.adapt(x)
+    features = np.asarray(layer(x))
+    assert layer.dilations == [1] and features.shape == (4, 84 * 119)
+    assert np.all(np.isfinite(features))
+    # No step of a 6-step series has all 9 of its inputs inside it: those proportions are 0.
+    interior = np.repeat(np.arange(84) % 2 == 1, 119)
+    assert not np.any(features[:, interior])

@@ -181,3 +181,35 @@ def test_a_cross_validated_trial_reports_the_mean_of_its_folds_and_checkpoints_t
         p = np.asarray(member.predict(fold.x_val, verbose=0))
         losses.append(-np.mean(np.log(p[np.arange(len(fold.y_val)), fold.y_val])))
     assert np.mean(losses) == pytest.approx(best["val_loss"], rel=1e-4)
+
+
+def test_a_cross_validated_minirocket_trial_starts_each_fold_from_its_own_training_cases(
+    monkeypatch,
+):
+    import cells.minirocket
+
+    seen, reports = [], []
+    fit = cells.minirocket.start_at_ridge
+
+    def recording(model, x, y, **kwargs):
+        seen.append(x.copy())
+        return fit(model, x, y, **kwargs)
+
+    monkeypatch.setattr(cells.minirocket, "start_at_ridge", recording)
+    settings = offline_settings(objective="val_accuracy", mode="max", max_epochs=1, folds=3)
+    task = _task(cases=30, val=6)
+    train_trial(
+        {"cell": "gru", "units": 4, "minirocket": True, "trial_number": "1"},
+        task,
+        settings,
+        lambda metrics, checkpoint: reports.append(dict(metrics)),
+        FakeTracker(),
+    )
+    folds = cross_validation_folds(task, 3, seed=0)
+    assert len(seen) == 3  # one ridge start per fold, none over the whole pool
+    for x, fold in zip(seen, folds, strict=True):
+        # Each fold's start saw exactly its training cases (unit-scaled), none of its validation.
+        scaled = (fold.x_train - fold.feature_mean) / fold.feature_std
+        np.testing.assert_allclose(x, scaled, rtol=1e-5, atol=1e-5)
+    # The starts, scored on their folds' validation cases, are epoch 0.
+    assert [m["epoch"] for m in reports] == [0, 1]
