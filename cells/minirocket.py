@@ -132,10 +132,14 @@ class MiniRocketFeatures(keras.layers.Layer):
         dilation = self.dilations[index]
         reach = (KERNEL_LENGTH // 2) * dilation
         padded = ops.pad(inputs, [[0, 0], [reach, reach], [0, 0]])
-        offsets = np.arange(KERNEL_LENGTH, dtype="int32")[:, None] * dilation  # (9, 1)
-        positions = ops.arange(ops.shape(inputs)[1], dtype="int32")[None, :] + offsets  # (9, T)
-        taps = ops.take(padded, positions, axis=1)  # (batch, 9, T, C)
-        return ops.einsum("bjtc,jk,ck->btk", taps, self.kernels, self.channel_sets[index])
+        offsets = np.arange(KERNEL_LENGTH, dtype="int32")[None, :] * dilation  # (1, 9)
+        positions = ops.arange(ops.shape(inputs)[1], dtype="int32")[:, None] + offsets  # (T, 9)
+        taps = ops.take(padded, positions, axis=1)  # (batch, T, 9, C)
+        channels = int(inputs.shape[-1])
+        taps = ops.reshape(taps, (ops.shape(inputs)[0], -1, KERNEL_LENGTH * channels))
+        # One matmul: the kernels' weights on each channel of their subset, (9 * C, 84).
+        weights = self.kernels[:, None, :] * self.channel_sets[index][None, :, :]
+        return ops.matmul(taps, ops.reshape(weights, (KERNEL_LENGTH * channels, len(KERNELS))))
 
     def call(self, inputs, mask=None):
         inputs = ops.stop_gradient(ops.cast(inputs, "float32"))
