@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from search.budget import TimeBudget, refit_reserve_s
+from search.budget import TimeBudget, reserve_s
 from search.data.folds import resolve_folds
 from search.errors import GruSearchError
 from search.runner import TrialEvents, TrialRunner, TuneOutcome, TuneSettings
@@ -145,7 +145,7 @@ class Search:
         self.folds = resolve_folds(s.folds, self.task, s.time_budget_minutes)
         spent = self.state.trial_seconds if self.resumed else 0.0
         self.budget = TimeBudget(
-            s.time_budget_minutes, float(spent), reserve_s=refit_reserve_s(s, self.folds)
+            s.time_budget_minutes, float(spent), reserve_s=reserve_s(s, self.folds)
         )
         self._save_state()
         self.tracker.set_tags(

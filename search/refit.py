@@ -20,7 +20,7 @@ from pathlib import Path
 
 import keras
 
-from search.budget import TimeBudget, plan_refit
+from search.budget import TimeBudget, plan_refit, registration_s
 from search.runner import TuneSettings
 from search.tracker_protocols import RefitTracker
 from search.trial import (
@@ -73,6 +73,7 @@ def refit_within_budget(search: SearchRefit, members, budget: TimeBudget) -> lis
         left_s=left,
         parallel=search.spec.search.concurrency,
         growth=growth,
+        registration_s=registration_s(search.spec.search, folds=1),
     )
     if left is not None:
         message = f"time budget: {_clock(left)} left for the refit; "

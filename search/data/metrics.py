@@ -20,8 +20,9 @@ def predict(model, x: np.ndarray, batch_size: int = 16) -> np.ndarray:
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
 
 
-def evaluate(model, task: Task, split: str = "test") -> dict[str, float]:
-    """Metrics of `model` on one split of `task`, fed the split's raw arrays.
+def evaluate(model, task: Task, split: str = "test", prediction=None) -> dict[str, float]:
+    """Metrics of `model` on one split of `task`, fed the split's raw arrays (or of
+    `prediction`, the model's output for them, where the caller has it already).
 
     Classification: accuracy, macro_f1, log_loss. Regression and forecasting: mse, mae, rmse,
     mape and smape (both in percent). MAPE skips targets within NEAR_ZERO of zero (it would
@@ -30,7 +31,8 @@ def evaluate(model, task: Task, split: str = "test") -> dict[str, float]:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, but got {split!r}.")
     x, y = getattr(task, f"x_{split}"), getattr(task, f"y_{split}")
-    prediction = predict(model, x)
+    if prediction is None:
+        prediction = predict(model, x)
     if task.kind == "classification":
         return classification_metrics(y, prediction)
     return regression_metrics(y, prediction)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
+import pytest
+
 from search.budget import (
     MIN_LEFT_S,
     REFIT_OVERHEAD_S,
@@ -41,6 +43,22 @@ def test_with_a_refit_the_trials_leave_its_share_of_the_budget():
     assert budget.left_s == 8 * 60
     budget.start()
     assert 10 * 60 - 1 < budget.after_trials_left_s() <= 10 * 60  # the refit gets the rest
+
+
+def test_the_trials_leave_the_registration_its_time_for_each_model_it_averages():
+    from search.budget import REGISTRATION_S_PER_MODEL, registration_s, reserve_s
+    from search.spec.model import SearchSettings
+
+    defaults = SearchSettings()  # 10 minutes, 5 trials averaged, refit on
+    holdout = registration_s(defaults, folds=1)
+    assert holdout == REGISTRATION_S + 5 * REGISTRATION_S_PER_MODEL
+    assert reserve_s(defaults, folds=1) == 10 * 60 * REFIT_SHARE + holdout
+    # Five folds: no refit, 25 models to register (170 s of the 600).
+    assert reserve_s(defaults, folds=5) == registration_s(defaults, folds=5) == 170.0
+    # A short budget keeps two thirds of it for the trials, whatever the ensemble.
+    short = SearchSettings(time_budget_minutes=2, refit=False)
+    assert reserve_s(short, folds=5) == pytest.approx(2 * 60 / 3)
+    assert reserve_s(SearchSettings(time_budget_minutes=None), folds=5) == 0.0
 
 
 def _member(number, seconds, epochs, best_epoch):
