@@ -43,6 +43,11 @@ class AutoregressiveHighway(keras.layers.Layer):
     forecasts one step: horizon 1). Row j = p of W weighs the last step, so W = e_p (1 there,
     0 elsewhere) with b = 0 is persistence. Padded steps, and steps before the start of the
     input, count as 0 (the training mean, in standardised units).
+
+    `layer(x, mask=m, level=mu)` with mu (batch, 1, C), RevIN's window mean, reads the lags as
+    deviations from it, x_(t, c) - mu_c (padded steps then count as the mean): a model that
+    adds mu back (RevIN's de-normalisation does) forecasts each window in its own level, and
+    a window shifted by a constant is forecast shifted by it, which a fit to levels is not.
     Returns (batch, horizon, K).
     """
 
@@ -62,14 +67,18 @@ class AutoregressiveHighway(keras.layers.Layer):
         self.kernel = self.add_weight(shape=(self.window, self.horizon), name="kernel")
         self.bias = self.add_weight(shape=(self.horizon,), name="bias", initializer="zeros")
 
-    def call(self, inputs, mask=None):
-        recent = self.last_steps(inputs, mask)  # (batch, p, K), oldest first
+    def call(self, inputs, mask=None, level=None):
+        recent = self.last_steps(inputs, mask, level)  # (batch, p, K), oldest first
         return ops.einsum("bpk,ph->bhk", recent, self.kernel) + self.bias[:, None]
 
-    def last_steps(self, inputs, mask=None):
-        """The `window` steps that end at the last valid one, of the first K channels."""
+    def last_steps(self, inputs, mask=None, level=None):
+        """The `window` steps that end at the last valid one, of the first K channels, less
+        `level` (batch, 1, C) where given."""
         mask = all_valid(inputs) if mask is None else ops.cast(mask, "bool")
-        targets = zero_padding(inputs[:, :, : self.num_outputs], mask)  # (batch, T, K)
+        targets = inputs[:, :, : self.num_outputs]
+        if level is not None:
+            targets = targets - level[:, :, : self.num_outputs]
+        targets = zero_padding(targets, mask)  # (batch, T, K)
         steps = ops.shape(targets)[1]
         positions = ops.arange(steps, dtype="int32")[None, :]  # (1, T)
         last = ops.max(ops.where(mask, positions, -1), axis=1)  # (batch,)
@@ -102,7 +111,8 @@ def start_at_least_squares(model: keras.Model, x: np.ndarray, y: np.ndarray) -> 
 
     With the network at zero (and RevIN's window mean, where RevIN is on), the model is the
     linear AR of the residual, fitted by ridge regression over every window and target series
-    (the highway's weights are shared by the K series, as in LSTNet).
+    (the highway's weights are shared by the K series, as in LSTNet). Under RevIN the lags are
+    the window's deviations from its mean, as the highway reads them.
     """
     from sklearn.linear_model import RidgeCV
 
@@ -111,7 +121,10 @@ def start_at_least_squares(model: keras.Model, x: np.ndarray, y: np.ndarray) -> 
     highway.set_weights([np.zeros_like(w) for w in highway.get_weights()])
     standardize, original = model.get_layer("standardize"), model.get_layer("original_units")
     values, mask = standardize(x.astype("float32"))  # the highway's input
-    recent = np.asarray(highway.last_steps(values, mask), dtype="float64")  # (batch, p, K)
+    level = None
+    if any(layer.name == "revin" for layer in model.layers):
+        _, (level, _) = model.get_layer("revin")(values, mask=mask)
+    recent = np.asarray(highway.last_steps(values, mask, level), dtype="float64")  # (batch, p, K)
     # What the zeroed model forecasts: the target mean, or RevIN's window mean.
     base = np.asarray(model.predict(x, batch_size=1024, verbose=0), dtype="float64")
     residual = (y - base) / np.asarray(original.std)  # (batch, horizon, K)

@@ -76,7 +76,8 @@ def test_a_last_value_highway_is_persistence_at_levels_outside_the_training_rang
 
 
 def test_the_highway_is_added_after_revin_de_normalises_the_network():
-    # Both on, network zeroed: RevIN gives the window mean, the highway adds its linear part.
+    # Both on, network zeroed: RevIN gives the window mean, the highway adds its linear part
+    # of the window's deviations from that mean.
     model = _ar_model(Architecture(units=4, ar_highway=2, revin=True))
     highway = model.get_layer("ar_highway")
     randomize_layer(highway, seed=3)
@@ -84,9 +85,29 @@ def test_the_highway_is_added_after_revin_de_normalises_the_network():
     x = (MEAN + STD * RNG.normal(size=(2, 5, 3))).astype("float32")
     got = np.asarray(model(x, training=False))
     standardized = (x[:, :, :2] - MEAN[:2]) / STD[:2]
-    linear = np.einsum("bjc,jh->bhc", standardized[:, -2:], W) + b[None, :, None]
+    deviations = standardized - standardized.mean(axis=1, keepdims=True)
+    linear = np.einsum("bjc,jh->bhc", deviations[:, -2:], W) + b[None, :, None]
     expected = x[:, :, :2].mean(axis=1, keepdims=True) + linear * STD[:2]
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("fcn", ["none", "fcn"])
+def test_with_revin_a_window_shifted_by_a_constant_is_forecast_shifted_by_it(fcn):
+    # Every weight random, the network's included: nothing but the window's mean sees its level.
+    keras.utils.set_random_seed(4)
+    arch = Architecture(units=4, ar_highway=3, revin=True, fcn=fcn, fcn_filters=4)
+    model = cells.build_model(arch, (6, 3), HEAD, feature_mean=MEAN, feature_std=STD)
+    for layer in model.layers:
+        if layer.name not in ("standardize", "original_units", "revin"):  # statistics, not weights
+            randomize_layer(layer, seed=5)
+    revin = model.get_layer("revin")
+    revin.affine_weight.assign(RNG.uniform(0.5, 2.0, size=3).astype("float32"))
+    revin.affine_bias.assign(RNG.normal(size=3).astype("float32"))
+    x = (MEAN + STD * RNG.normal(size=(2, 6, 3))).astype("float32")
+    x[1, :2] = np.nan  # pre-padding
+    shift = np.array([40.0, -7.0, 0.0], dtype="float32")  # the target channels' levels move
+    got, shifted = (np.asarray(model(v, training=False)) for v in (x, x + shift))
+    np.testing.assert_allclose(shifted, got + shift[:2], rtol=1e-4, atol=1e-3)
 
 
 def test_config_round_trip():
@@ -159,8 +180,15 @@ def test_starting_at_least_squares_recovers_an_ar_process_with_the_network_zeroe
 
 
 def test_with_revin_the_highway_fits_what_the_window_mean_misses():
-    model, x, y, _ = _started(revin=True)
+    model, x, y, alpha = _started(revin=True)
     np.testing.assert_array_equal(model.get_layer("head").get_weights()[0], 0.0)
     window_mean = x.mean(axis=1, keepdims=True)  # the zeroed network's forecast under RevIN
     got = np.asarray(model.predict(x, verbose=0))
     assert np.mean((got - y) ** 2) < 0.1 * np.mean((window_mean - y) ** 2)
+    # It is the ridge fit of the residual on the last 3 steps' deviations from the window mean.
+    from sklearn.linear_model import Ridge
+
+    deviations = (x[:, -3:, 0] - window_mean[:, :, 0]) / STD[0]
+    fit = Ridge(alpha=alpha).fit(deviations, (y - window_mean)[:, :, 0] / STD[0])
+    expected = window_mean + STD[0] * fit.predict(deviations)[:, :, None]
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3 * STD[0])
