@@ -150,7 +150,10 @@ def _registered_model(members, refits, results_dir: str):
 
     registry.register_cells()
     files = [r.model_file for r in refits] if refits else [m.checkpoint for m in members]
-    model = cells.average_models([keras.saving.load_model(f, safe_mode=True) for f in files])
+    # Only averaged and predicted with: compiled, each would build an optimizer, and warn where
+    # its checkpoint is the linear start (epoch 0), saved before any optimizer step.
+    loaded = [keras.saving.load_model(f, safe_mode=True, compile=False) for f in files]
+    model = cells.average_models(loaded)
     if len(members) == 1:
         return model, files[0]
     path = str(Path(results_dir) / "ensemble.keras")
