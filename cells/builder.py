@@ -156,7 +156,7 @@ def build_model(
     if arch.ar_highway:
         # Under RevIN the lags are read as deviations from the window's mean (RevIN adds the
         # mean back), so the linear part follows each window's level: read as levels, its fit
-        # had 2.7x the validation MSE on Airline (24 lags) and 8-11 % more on PBS_dataset; on the
+        # had 2.7x the validation MSE on Airline (24 lags) and 5-11 % more on PBS_dataset; on the
         # stationary series it was up to 7 % better, and `revin: false` serves those best
         # (benchmarks/highway_level.py).
         level = None if statistics is None else statistics[0]
