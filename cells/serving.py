@@ -39,7 +39,9 @@ def _load_pyfunc(path: str):
 
     register_all()
     # safe_mode: a file whose loading would run Python code (a Lambda layer) is refused.
-    model = keras.saving.load_model(folder / KERAS_FILE, safe_mode=True)
+    # Uncompiled: serving only predicts, and a trial checkpoint saved at its linear start
+    # (epoch 0, before any optimizer step) would warn of the optimizer it lacks.
+    model = keras.saving.load_model(folder / KERAS_FILE, safe_mode=True, compile=False)
     return Predictor(model, metadata)
 
 
