@@ -9,13 +9,25 @@ like any single model.
 
 from __future__ import annotations
 
+import math
+
 import keras
 
 
-def average_models(models: list[keras.Model], name: str = "ensemble") -> keras.Model:
-    """One model whose output is the mean of `models`' outputs on the same raw input."""
+def average_models(
+    models: list[keras.Model], name: str = "ensemble", weights: list[float] | None = None
+) -> keras.Model:
+    """One model whose output is the mean of `models`' outputs on the same raw input, weighted
+    by `weights` (normalised to sum to 1; None: equal weights)."""
     if not models:
         raise ValueError("average_models needs at least one model, but got none.")
+    if weights is not None and (
+        len(weights) != len(models) or min(weights) <= 0 or not all(map(math.isfinite, weights))
+    ):
+        raise ValueError(
+            f"average_models needs one positive weight per model, but got {list(weights)} "
+            f"for {len(models)} models."
+        )
     shapes = {tuple(m.output_shape[1:]) for m in models}
     if len(shapes) != 1:
         raise ValueError(f"Averaged models must share one output shape, but got {sorted(shapes)}.")
@@ -27,4 +39,12 @@ def average_models(models: list[keras.Model], name: str = "ensemble") -> keras.M
         # Layer names must be unique inside a model; models loaded from checkpoints share theirs.
         model.name = f"member_{index}"
         outputs.append(model(inputs))
-    return keras.Model(inputs, keras.layers.Average(name="average")(outputs), name=name)
+    if weights is None or len(set(weights)) == 1:
+        return keras.Model(inputs, keras.layers.Average(name="average")(outputs), name=name)
+    # Built-in layers only, so the weighted ensemble loads in safe mode like the plain one.
+    total = float(sum(weights))
+    scaled = [
+        keras.layers.Rescaling(weight / total, name=f"weight_{index}")(output)
+        for index, (weight, output) in enumerate(zip(weights, outputs, strict=True))
+    ]
+    return keras.Model(inputs, keras.layers.Add(name="average")(scaled), name=name)

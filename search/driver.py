@@ -23,8 +23,10 @@ from pathlib import Path
 
 from search.budget import TimeBudget, reserve_s
 from search.data.folds import resolve_folds
+from search.ensemble_selection import MAX_CANDIDATES, select_ensemble
 from search.errors import GruSearchError
 from search.runner import TrialEvents, TrialRunner, TuneOutcome, TuneSettings
+from search.selection import ensemble_members
 from search.state import SearchState
 from search.store import with_store
 from search.tracking import Tracker, best_metric
@@ -47,6 +49,8 @@ class SearchResult:
     best: object | None = None  # the best TrialOutcome
     # Trial numbers averaged into the registered model (just the best one unless search.ensemble > 1).
     ensemble_of: tuple = ()
+    # Their weights in the average (search.ensemble_selection), summing to 1.
+    ensemble_weights: tuple = ()
     # Those of them trained again on training + validation data (search.refit).
     refit_of: tuple = ()
     test_metrics: dict = field(default_factory=dict)
@@ -251,7 +255,7 @@ class Search:
         """The registered model from the best trials: chosen, refit, tested, logged, registered."""
         from search import summary
         from search.refit import SearchRefit, refit_within_budget
-        from search.selection import ensemble_members, rank_trials
+        from search.selection import rank_trials
 
         s = self.spec.search
         result = SearchResult(
@@ -267,17 +271,8 @@ class Search:
         if not ranked:
             self._fail_without_trials(trials, stopped_reason)
         task = self.task
-        validation_cases = (
-            len(task.x_train) + len(task.x_val) if self.folds > 1 else len(task.x_val)
-        )
-        members = ensemble_members(ranked, s.ensemble, s.objective.metric, validation_cases)
-        if len(members) < min(s.ensemble, len(ranked)):
-            log.info(
-                "averaging %d of the top %d trials: the others are clearly worse on validation",
-                len(members),
-                s.ensemble,
-            )
         try:
+            members, weights = self._ensemble(ranked)
             refits = ()
             # Fold models have trained on every case between them: there is nothing to refit.
             if s.refit and self.folds == 1:
@@ -285,7 +280,7 @@ class Search:
                                      str(self.results_dir), self.console, self.quiet)  # fmt: skip
                 refits = refit_within_budget(search, members, self.budget)
             return summary.finish(
-                self.spec, task, self.tracker, result, members, self.started, refits
+                self.spec, task, self.tracker, result, members, self.started, refits, weights
             )
         except BaseException as error:
             # The trials are done and kept (oracle state, checkpoints): --resume goes straight to this end.
@@ -297,6 +292,31 @@ class Search:
             raise
 
     # -- pieces of the steps ---------------------------------------------------------------
+
+    def _ensemble(self, ranked: list) -> tuple[list, list[int]]:
+        """(the registered model's trials, best ranked first; their weights): greedy ensemble
+        selection on the best trials' held-out predictions (search.ensemble_selection), or the
+        top trials by objective (search.selection)."""
+        s, task = self.spec.search, self.task
+        if s.ensemble_selection == "top":
+            cases = len(task.x_train) + len(task.x_val) if self.folds > 1 else len(task.x_val)
+            members = ensemble_members(ranked, s.ensemble, s.objective.metric, cases)
+            if len(members) < min(s.ensemble, len(ranked)):
+                log.info(
+                    "averaging %d of the top %d trials: the others are clearly worse on validation",
+                    len(members), s.ensemble,
+                )  # fmt: skip
+            return members, [1] * len(members)
+        started = time.perf_counter()
+        seed = self.trial_settings.seed
+        members, weights = select_ensemble(ranked, task, s.objective, s.ensemble, self.folds, seed)
+        if len(ranked) > 1 and s.ensemble > 1:
+            chosen = ", ".join(f"{m.number} x{w}" for m, w in zip(members, weights, strict=True))
+            log.info(
+                "ensemble selection over the best %d trials (%.1f s): %s",
+                min(len(ranked), MAX_CANDIDATES), time.perf_counter() - started, chosen,
+            )  # fmt: skip
+        return members, weights
 
     def _start_parent(self) -> str:
         """A new parent run, with the search's settings, its spec and its data set."""

@@ -19,19 +19,21 @@ log = logging.getLogger("gru_search")
 TOP_TRIALS = 5
 
 
-def finish(spec, task, tracker, result, members, started: float, refits=()):
+def finish(spec, task, tracker, result, members, started: float, refits=(), weights=None):
     """Test metrics, plots, the logged model, the registered version and the champion decision.
 
-    `members` are the best trials, best first; more than one are averaged into the registered
-    model (`search.ensemble`), whose metadata then names them all. `refits` (search.refit), one
-    per member, replace the members' own models with the ones trained on training + validation.
+    `members` are the chosen trials, best ranked first; more than one are averaged into the
+    registered model with `weights` (search.ensemble_selection; None: equal), and its metadata
+    names them all. `refits` (search.refit), one per member, replace the members' own models
+    with the ones trained on training + validation.
     """
     from search.data.metrics import evaluate, predict
 
     best = members[0]
     ensemble_of = [m.number for m in members]
+    weights = _normalised(weights or [1] * len(members))
     refit = _refit_record(refits, task)
-    model, model_file = _registered_model(members, refits, result.results_dir)
+    model, model_file = _registered_model(members, refits, result.results_dir, weights)
     # Once: an ensemble of 25 MiniRocket models takes a minute over a long test split.
     test_prediction = predict(model, task.x_test)
     test_metrics = evaluate(model, task, split="test", prediction=test_prediction)
@@ -49,6 +51,7 @@ def finish(spec, task, tracker, result, members, started: float, refits=()):
     _log_reports(tracker, run_id, test_prediction, task, result.trials, objective, mode)
 
     metadata = _metadata(spec, task, run_id, best, ensemble_of, refit, test_metrics)
+    metadata["ensemble_weights"] = weights
     name = spec.tracking.registered_model
     version, decision = _register(
         tracker, name, run_id, model_file, metadata, task, spec.search.objective, best
@@ -58,6 +61,7 @@ def finish(spec, task, tracker, result, members, started: float, refits=()):
     summary = _summary_record(
         result, members, refit, test_metrics, model_uri, decision, objective, elapsed
     )
+    summary["ensemble_weights"] = weights
     tracker.log_dict(run_id, summary, "summary.json")
     tracker.set_tags(run_id, {"registered_model": name, "registered_version": version})
     tracker.end_run(run_id, "FINISHED")
@@ -69,6 +73,7 @@ def finish(spec, task, tracker, result, members, started: float, refits=()):
         result,
         best=best,
         ensemble_of=tuple(ensemble_of),
+        ensemble_weights=tuple(weights),
         refit_of=tuple(r.number for r in refits if r.succeeded),
         test_metrics=test_metrics,
         model_uri=model_uri,
@@ -141,9 +146,14 @@ def _register(
     return version, decision
 
 
-def _registered_model(members, refits, results_dir: str):
+def _normalised(weights) -> list[float]:
+    total = float(sum(weights))
+    return [round(w / total, 4) for w in weights]
+
+
+def _registered_model(members, refits, results_dir: str, weights: list[float]):
     """(model, its .keras file): the refit models where there are refits, else the trials'
-    checkpoints; more than one are averaged (and saved as ensemble.keras)."""
+    checkpoints; more than one are averaged with `weights` (and saved as ensemble.keras)."""
     import keras
 
     import cells
@@ -153,7 +163,7 @@ def _registered_model(members, refits, results_dir: str):
     # Only averaged and predicted with: compiled, each would build an optimizer, and warn where
     # its checkpoint is the linear start (epoch 0), saved before any optimizer step.
     loaded = [keras.saving.load_model(f, safe_mode=True, compile=False) for f in files]
-    model = cells.average_models(loaded)
+    model = cells.average_models(loaded, weights=weights)
     if len(members) == 1:
         return model, files[0]
     path = str(Path(results_dir) / "ensemble.keras")
@@ -352,8 +362,10 @@ def print_summary(console, result, spec) -> None:
         f"[bold]best trial {best.number}[/bold]: {objective} {best.objective:.4f} at {epoch}; config {best.values}"
     )
     if len(result.ensemble_of) > 1:
+        shares = zip(result.ensemble_of, result.ensemble_weights, strict=True)
         console.print(
-            f"registered model: the average of trials {', '.join(map(str, result.ensemble_of))}"
+            "registered model: the weighted average of trials "
+            + ", ".join(f"{number} ({weight:.0%})" for number, weight in shares)
         )
     if result.refit_of:
         console.print(

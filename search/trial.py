@@ -8,6 +8,7 @@ checkpoint, and stops early when the objective has not improved for `patience` e
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import math
@@ -29,6 +30,10 @@ from search.trial_result import BEST_EPOCH, BEST_OBJECTIVE, BEST_TIEBREAK, TRIAL
 CHECKPOINT_FILE = "model.keras"
 # Beside it: the epoch and best-so-far values, so a retried trial resumes where the checkpoint was.
 STATE_FILE = "state.json"
+# And the best epoch's predictions on the cases it did not train on (out of fold under
+# cross-validation, else the validation split's): what ensemble selection scores, without
+# loading every candidate's model at the end of the search (search.ensemble_selection).
+HELD_OUT_FILE = "held_out.npy"
 
 Report = Callable[[dict, str | None], None]
 
@@ -223,9 +228,12 @@ def auto_downsample(steps: int) -> int:
 def _train(values, number, task, settings, report, tracker, run_id):
     if settings.folds > 1:
         return _train_folds(values, number, task, settings, report, tracker, run_id)
+    from search.data.metrics import predict
+
     model, config = build_trial_model(values, number, task, settings)
     _log_model(model, config, values, tracker, run_id)
-    callback = _EpochReporter(settings, report, tracker, run_id, number)
+    held_out = functools.partial(predict, model, task.x_val)  # the model as it is at its best epoch
+    callback = _EpochReporter(settings, report, tracker, run_id, number, held_out)
     # A retry after the worker died: Ray hands back the trial's last checkpoint (see search.tune).
     start = _restore(model, callback, getattr(report, "restored", None), tracker, run_id)
     if start == 0 and starts_fitted(config.architecture):
@@ -265,7 +273,10 @@ def _train_folds(values, number, task, settings, report, tracker, run_id):
     members = [_built(config, fold) for fold in folds]
     bagged = average_models(members, name="folds")
     _log_model(model, config, values, tracker, run_id, folds=len(folds))
-    callback = _EpochReporter(settings, report, tracker, run_id, number)
+    # `states` (each fold's weights), bound below, as they are when a best epoch is saved.
+    callback = _EpochReporter(
+        settings, report, tracker, run_id, number, lambda: _out_of_fold(model, scaled, states)
+    )
     callback.set_model(bagged)
     start = _restore(bagged, callback, getattr(report, "restored", None), tracker, run_id)
     fresh_optimizer = [variable.numpy() for variable in model.optimizer.variables]
@@ -303,6 +314,18 @@ def _fold_starts(model, config, folds, members) -> list:
         starts.append(model.get_weights())
         member.set_weights(starts[-1])
     return starts
+
+
+def _out_of_fold(model, folds, states) -> np.ndarray:
+    """Each fold model's predictions on its fold's validation cases, the folds in order (the
+    shared model goes on from `states` at the next fold's turn)."""
+    from search.data.metrics import predict
+
+    predictions = []
+    for fold, (weights, _) in zip(folds, states, strict=True):
+        model.set_weights(weights)
+        predictions.append(predict(model, fold.x_val))
+    return np.concatenate(predictions)
 
 
 def _fold_start_logs(model, config, folds, starts) -> dict:
@@ -388,6 +411,7 @@ class _EpochReporter(keras.callbacks.Callback):
         tracker: TrialTracker,
         run_id: str,
         number: str,
+        held_out: Callable[[], np.ndarray] | None = None,
     ):
         super().__init__()
         self.settings, self.report, self.tracker, self.run_id, self.number = (
@@ -397,6 +421,8 @@ class _EpochReporter(keras.callbacks.Callback):
             run_id,
             number,
         )
+        # The model's predictions on the held-out cases, saved with each best epoch (HELD_OUT_FILE).
+        self.held_out = held_out
         self.best_key: tuple | None = None
         self.best_epoch: int | None = None
         self.best_values: tuple[float, float | None] = (math.nan, None)
@@ -442,6 +468,8 @@ class _EpochReporter(keras.callbacks.Callback):
             }
             with open(os.path.join(checkpoint_dir, STATE_FILE), "w") as handle:
                 json.dump(state, handle)
+            if self.held_out is not None:
+                np.save(os.path.join(checkpoint_dir, HELD_OUT_FILE), self.held_out())
         result = {
             **logs,
             "epoch": epoch + 1,

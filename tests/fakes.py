@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
+
 from search.runner import TrialEvents, TuneOutcome, TuneSettings
 from search.searcher import FINISHED, OracleSearcher
 from search.tracking import RunRow
-from search.trial import CHECKPOINT_FILE, STATE_FILE, TrialSettings
+from search.trial import CHECKPOINT_FILE, HELD_OUT_FILE, STATE_FILE, TrialSettings
 from search.trial_result import BEST_EPOCH, BEST_OBJECTIVE, TRIAL_NUMBER_KEY, TrialOutcome
 
 
@@ -198,9 +200,11 @@ class FakeRunner:
     with `objective` and leaves the checkpoint a Ray worker would, so a resume finds it.
     `stop_after` trials in all, a KeyboardInterrupt stands for the driver being killed."""
 
-    def __init__(self, objective: float = 0.5, stop_after: int | None = None):
+    def __init__(self, objective: float = 0.5, stop_after: int | None = None, held_out=None):
         self.objective = objective
         self.stop_after = stop_after
+        # held_out(number, task): the predictions a trial saves beside its checkpoint, if any.
+        self.held_out = held_out
         self.starts = 0
         self.sessions: list[TuneSettings] = []  # each run_trials call's settings
         self.ran: list[str] = []  # trial numbers, in the order they ran
@@ -220,11 +224,11 @@ class FakeRunner:
             if config in (None, FINISHED):
                 break
             outcomes.append(
-                self._trial(f"{settings.name}-{index}", config, searcher, settings, events)
+                self._trial(f"{settings.name}-{index}", config, searcher, settings, events, task)
             )
         return TuneOutcome(tuple(outcomes), searcher.stopped_reason)
 
-    def _trial(self, trial_id, config, searcher, settings, events) -> TrialOutcome:
+    def _trial(self, trial_id, config, searcher, settings, events, task) -> TrialOutcome:
         number = str(config[TRIAL_NUMBER_KEY])
         events.started(number, config)
         result = {"trial_id": trial_id, TRIAL_NUMBER_KEY: number, "epoch": 1,
@@ -232,6 +236,8 @@ class FakeRunner:
         events.result(number, result)
         searcher.on_trial_result(trial_id, result)
         checkpoint = _worker_checkpoint(Path(settings.storage_dir) / settings.name, number)
+        if self.held_out is not None:
+            np.save(checkpoint.with_name(HELD_OUT_FILE), self.held_out(number, task))
         searcher.on_trial_complete(trial_id, result)
         events.ended(number, "COMPLETED", None)
         self.ran.append(number)

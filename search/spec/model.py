@@ -14,6 +14,8 @@ Scheduler = Literal["fifo", "asha", "hyperband"]
 
 ALGORITHMS = ("random", "grid", "bayesian")
 SCHEDULERS = ("fifo", "asha", "hyperband")
+# How the registered model's trials are chosen (search.ensemble_selection, search.selection).
+ENSEMBLE_SELECTIONS = ("greedy", "top")
 MISSING_POLICIES = ("error", "drop", "fill")
 
 # What a trial can report per epoch (Keras history names; see cells.compile_model), by task.
@@ -113,9 +115,12 @@ class SearchSettings:
     # Failed trials in a row, before any trial has completed, that stop the whole search (a
     # broken setup). After one trial completed, failures no longer stop it (a bad region).
     max_consecutive_failures: int = 3
-    # The registered model averages the predictions of the top `ensemble` completed trials
+    # The registered model averages the predictions of at most `ensemble` completed trials
     # (1: the best trial alone). On small data the top trials tie on validation and differ on test.
     ensemble: int = 5
+    # How they are chosen: "greedy" ensemble selection on held-out predictions (Caruana et al.
+    # 2004, weighted), or the "top" trials by objective, averaged with equal weights.
+    ensemble_selection: str = "greedy"
     # Train the registered trial(s) again on training + validation data for their best epoch
     # count before testing and registering them (AutoKeras' final fit). Not with folds > 1:
     # there the fold models together have trained on every case already.

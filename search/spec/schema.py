@@ -20,6 +20,7 @@ from search.spec.domains import DOMAINS, Domain
 from search.spec.loading import NAME, TOP_KEYS
 from search.spec.model import (
     ALGORITHMS,
+    ENSEMBLE_SELECTIONS,
     MISSING_POLICIES,
     OBJECTIVE_METRICS,
     SCHEDULERS,
@@ -340,10 +341,15 @@ def _search_model() -> dict[str, Schema]:
     }
     return {
         "ensemble": _integer(
-            "The registered model averages the top N trials; at most max_trials.",
+            "The registered model averages at most N trials; at most max_trials.",
             1,
             MAX_ENSEMBLE,
             **d("ensemble"),
+        ),
+        "ensemble_selection": _choice(
+            ENSEMBLE_SELECTIONS,
+            "greedy: weighted selection on held-out predictions; top: the best N, equal weights.",
+            **d("ensemble_selection"),
         ),
         "refit": {
             "type": "boolean",

@@ -10,6 +10,7 @@ from search.spec.fields import Fields, section
 from search.spec.model import (
     ALGORITHMS,
     DEFAULT_OBJECTIVE,
+    ENSEMBLE_SELECTIONS,
     MAXIMISED_METRICS,
     OBJECTIVE_METRICS,
     SCHEDULERS,
@@ -24,8 +25,8 @@ from search.spec.problems import Problems, join, suggestion
 SEARCH_KEYS = (
     "algorithm", "scheduler", "max_trials", "max_epochs", "patience", "grace_period",
     "concurrency", "resources_per_trial", "objective", "seed", "max_failures",
-    "max_consecutive_failures", "ensemble", "refit", "time_budget_minutes", "folds",
-    "first_trials",
+    "max_consecutive_failures", "ensemble", "ensemble_selection", "refit", "time_budget_minutes",
+    "folds", "first_trials",
 )  # fmt: skip
 TRACKING_KEYS = ("uri", "experiment", "registered_model", "artifact_location")
 RAY_KEYS = ("address", "num_cpus")
@@ -83,6 +84,9 @@ def parse_search(problems: Problems, value: Any, task: str | None) -> SearchSett
         max_failures=f.integer("max_failures", 1, minimum=0),
         max_consecutive_failures=f.integer("max_consecutive_failures", 3, minimum=1),
         ensemble=f.integer("ensemble", DEFAULTS.ensemble, minimum=1, maximum=MAX_ENSEMBLE),
+        ensemble_selection=f.text(
+            "ensemble_selection", DEFAULTS.ensemble_selection, choices=ENSEMBLE_SELECTIONS
+        ),
         refit=f.boolean("refit", DEFAULTS.refit),
         folds=_folds(problems, mapping, task),
         # `time_budget_minutes: null` runs until max_trials, however long that takes.

@@ -21,7 +21,13 @@ def summary(spec: Spec) -> str:
         if search.time_budget_minutes is None
         else f" within {search.time_budget_minutes:g} minutes (the whole search)"
     )
-    registered = f"the average of the top {search.ensemble} trials" if search.ensemble > 1 else ""
+    registered = ""
+    if search.ensemble > 1:
+        registered = (
+            f"a weighted average of at most {search.ensemble} trials (greedy ensemble selection)"
+            if search.ensemble_selection == "greedy"
+            else f"the average of the top {search.ensemble} trials"
+        )
     if search.refit:
         refit = "refit on training + validation"
         if search.folds in (None, 1):

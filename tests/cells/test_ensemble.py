@@ -28,13 +28,17 @@ def _checkpoints(tmp_path, variants):
     return models
 
 
-def test_the_ensemble_predicts_the_mean_of_its_members_and_reloads_in_a_fresh_process(tmp_path):
+@pytest.mark.parametrize("weights", [None, [3, 1, 2]], ids=["equal", "weighted"])
+def test_the_ensemble_predicts_the_mean_of_its_members_and_reloads_in_a_fresh_process(
+    tmp_path, weights
+):
     members = _checkpoints(tmp_path, ["gru", "mgu", "minimal"])
     x = np.random.default_rng(1).normal(size=(6, 5, 2)).astype("float32")
     x[:2, :2] = np.nan  # padding passes through every member's NaN mask
-    expected = np.mean([m.predict(x, verbose=0) for m in members], axis=0)
+    outputs = [m.predict(x, verbose=0) for m in members]
+    expected = np.average(outputs, axis=0, weights=weights)
 
-    ensemble = cells.average_models(members)
+    ensemble = cells.average_models(members, weights=weights)
     predicted = ensemble.predict(x, verbose=0)
     np.testing.assert_allclose(predicted, expected, atol=1e-6)
     np.testing.assert_allclose(predicted.sum(axis=1), 1.0, atol=1e-5)  # still probabilities
@@ -57,6 +61,8 @@ def test_one_member_is_returned_unchanged_and_mismatched_outputs_are_refused(tmp
     (only,) = _checkpoints(tmp_path, ["gru"])
     assert cells.average_models([only]) is only
     other = cells.build_model(Architecture(units=4), (None, 2), Head("classification", 5))
+    with pytest.raises(ValueError, match="one positive weight per model"):
+        cells.average_models([only, only], weights=[1.0, 0.0])
     with pytest.raises(ValueError, match="must share one output shape"):
         cells.average_models([only, other])
     with pytest.raises(ValueError, match="at least one model"):

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 
+import numpy as np
 import pytest
 from rich.console import Console
 
@@ -70,12 +71,14 @@ class FakeFinish:
 
     def __init__(self):
         self.members: list[list[str]] = []
+        self.weights: list = []
         self.refusal: Exception | None = None
 
-    def __call__(self, spec, task, tracker, result, members, started, refits=()):
+    def __call__(self, spec, task, tracker, result, members, started, refits=(), weights=None):
         if self.refusal is not None:
             raise self.refusal
         self.members.append([m.number for m in members])
+        self.weights.append(weights)
         tracker.end_run(result.parent_run_id, "FINISHED")
         best = members[0]
         return dataclasses.replace(
@@ -218,3 +221,26 @@ def test_the_refit_is_handed_the_search_s_settings_and_its_chosen_trials(
     assert search.results_dir == str((tmp_path / "results").resolve())
     assert members == finish.members[0]
     assert budget.minutes == _spec(tmp_path).search.time_budget_minutes
+
+
+def test_the_registered_trials_are_those_whose_saved_predictions_average_best(
+    tmp_path, fake_tracker, finish
+):
+    def held_out(number, task):
+        """Trials 0 and 1 are each right on one half of the validation cases (60 % sure where
+        wrong, 90 % where right), so only their average is right on all; 2 is wrong on all."""
+        truth = np.eye(2)[task.y_val]
+        first = np.arange(len(task.y_val)) < len(task.y_val) // 2
+        right, wrong = 0.9 * truth + 0.1 * (1 - truth), 0.4 * truth + 0.6 * (1 - truth)
+        halves = {"0": first, "1": ~first, "2": np.zeros_like(first)}
+        return np.where(halves[number][:, None], right, wrong)
+
+    spec = _spec(tmp_path, ensemble=3)
+    # Every trial ties on the objective: the ranking alone would take trials 0, 1 and 2.
+    runner = FakeRunner(objective=0.5, held_out=held_out)
+    result = _search(spec, fake_tracker, runner).run()
+    assert result.trials and finish.members == [["0", "1"]] and finish.weights == [[1, 1]]
+    # `top` takes the best three by objective, with equal weights, and reads no predictions.
+    spec = _spec(tmp_path / "top", ensemble=3, ensemble_selection="top")
+    _search(spec, fake_tracker, FakeRunner(objective=0.5)).run()
+    assert finish.members[-1] == ["0", "1", "2"] and finish.weights[-1] == [1, 1, 1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -181,6 +182,59 @@ def test_a_cross_validated_trial_reports_the_mean_of_its_folds_and_checkpoints_t
         p = np.asarray(member.predict(fold.x_val, verbose=0))
         losses.append(-np.mean(np.log(p[np.arange(len(fold.y_val)), fold.y_val])))
     assert np.mean(losses) == pytest.approx(best["val_loss"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_a_cross_validated_trial_saves_its_fold_models_out_of_fold_predictions(tmp_path):
+    from search.data.metrics import classification_metrics
+    from search.ensemble_selection import held_out_predictions
+    from search.trial import HELD_OUT_FILE
+
+    kept, reports = tmp_path / "best", []
+
+    def report(metrics, checkpoint_dir):
+        reports.append(dict(metrics))
+        if checkpoint_dir:
+            shutil.copytree(checkpoint_dir, kept, dirs_exist_ok=True)
+
+    settings = offline_settings(objective="val_accuracy", mode="max", max_epochs=3, folds=3)
+    task = _task()
+    values = {"cell": "gru", "units": 4, "learning_rate": 0.01, "trial_number": "1"}
+    train_trial(values, task, settings, report, FakeTracker())
+    checkpoint = str(kept / CHECKPOINT_FILE)
+    (saved,), y = held_out_predictions([checkpoint], task, folds=3, seed=0)
+    # Every case of the pool once, each predicted by the fold model validated on it: the
+    # best epoch's reported fold means (three folds of 15 cases: the pool's mean).
+    assert np.array_equal(np.sort(y), np.sort(np.concatenate([task.y_train, task.y_val])))
+    best = max(reports, key=lambda m: (m["val_accuracy"], -m["val_loss"]))
+    metrics = classification_metrics(y, saved)
+    assert metrics["accuracy"] == pytest.approx(best["val_accuracy"], abs=1e-6)
+    assert metrics["log_loss"] == pytest.approx(best["val_loss"], rel=1e-4)
+    # Without the saved file (an older checkpoint), the checkpoint's fold models predict the same.
+    (kept / HELD_OUT_FILE).unlink()
+    (predicted,), _ = held_out_predictions([checkpoint], task, folds=3, seed=0)
+    np.testing.assert_allclose(predicted, saved, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_holdout_trial_saves_its_validation_predictions(tmp_path):
+    from search.ensemble_selection import held_out_predictions
+
+    kept, reports = tmp_path / "best", []
+
+    def report(metrics, checkpoint_dir):
+        reports.append(dict(metrics))
+        if checkpoint_dir:
+            shutil.copytree(checkpoint_dir, kept, dirs_exist_ok=True)
+
+    settings = offline_settings(objective="val_loss", mode="min", max_epochs=3)
+    task = _task(kind="regression")
+    values = {"cell": "gru", "units": 4, "learning_rate": 0.01, "trial_number": "1"}
+    train_trial(values, task, settings, report, FakeTracker())
+    (saved,), y = held_out_predictions([str(kept / CHECKPOINT_FILE)], task, folds=1, seed=0)
+    assert y is task.y_val
+    best = min(m["val_loss"] for m in reports)
+    assert np.mean((saved.reshape(y.shape) - y) ** 2) == pytest.approx(best, rel=1e-4)
 
 
 def test_a_cross_validated_minirocket_trial_starts_each_fold_from_its_own_training_cases(
