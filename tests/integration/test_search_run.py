@@ -44,8 +44,9 @@ def searched(tmp_path_factory):
                 "objective": {"metric": "val_accuracy", "mode": "max"},
                 "max_failures": 0,
                 "seed": 0,
-                # The registered model averages the top two trials, each refit on training +
-                # validation data: the ensemble and refit paths end to end.
+                # The registered model averages at most two trials (greedy selection on their
+                # saved validation predictions), each refit on training + validation data: the
+                # ensemble and refit paths end to end.
                 "ensemble": 2,
                 "refit": True,
                 # One holdout: with folds (auto on data this small) there is no refit.
@@ -121,6 +122,20 @@ def test_nested_trial_runs_with_metrics_statuses_and_the_failure_reason(searched
         assert [m.step for m in history] == [1, 2, 3]
     assert [o.status for o in result.trials] == ["COMPLETED", "FAILED", "COMPLETED", "COMPLETED"]
     assert "units=-1" in result.trials[1].reason
+
+
+def test_each_trials_checkpoint_holds_its_validation_predictions(searched):
+    """What greedy ensemble selection reads: saved by the Ray worker, kept by Tune's checkpoint."""
+    from search.data import prepare
+    from search.trial import HELD_OUT_FILE
+
+    spec, result, _ = searched
+    task = prepare(spec.data, spec.search.seed)
+    for trial in result.trials:
+        if trial.status == "COMPLETED":
+            predictions = np.load(Path(trial.checkpoint).with_name(HELD_OUT_FILE))
+            assert predictions.shape == (len(task.y_val), 2)
+            np.testing.assert_allclose(predictions.sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_the_registered_trials_are_refit_for_their_best_epochs_in_nested_runs(searched):
@@ -212,8 +227,13 @@ def test_pulled_model_reproduces_the_test_metric_in_a_fresh_process(searched, tm
     )
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["classes"] == ["1", "2"] and metadata["test_metrics"] == result.test_metrics
-    assert len(metadata["ensemble_of"]) == 2 and metadata["ensemble_of"][0] == result.best.number
+    # Greedy selection weighs at most two trials; the best ranked of them comes first.
+    assert (
+        1 <= len(metadata["ensemble_of"]) <= 2 and metadata["ensemble_of"][0] == result.best.number
+    )
     assert list(result.ensemble_of) == metadata["ensemble_of"]
+    assert len(metadata["ensemble_weights"]) == len(metadata["ensemble_of"])
+    assert sum(metadata["ensemble_weights"]) == pytest.approx(1.0, abs=1e-3)
     assert metadata["refit"]["epochs"] == {
         n: o.best_epoch for o in result.trials for n in result.ensemble_of if o.number == n
     }

@@ -36,6 +36,7 @@ def test_models_with_every_attention_and_their_average_load_in_a_fresh_process(t
         for a in ATTENTIONS
     ]
     models.append(average_models(models))
+    models.append(average_models(models[:3], weights=[3, 1, 2]))  # as greedy selection weighs
     expected = {}
     for index, model in enumerate(models):
         path = tmp_path / f"model{index}.keras"

@@ -18,7 +18,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.search.packaged import CLASSES, FEATURES, package_classifier, padded_cases
+from tests.search.packaged import (
+    CLASSES,
+    FEATURES,
+    classifier,
+    classifier_metadata,
+    package_classifier,
+    padded_cases,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -202,3 +209,29 @@ def _fresh_process(script: str, model_dir: Path, folder: Path, env: dict) -> dic
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_weighted_ensemble_packages_with_a_savedmodel_that_matches_it(tmp_path):
+    """The registered model of a greedy selection: members weighted by Rescaling layers."""
+    import tensorflow as tf
+
+    import cells
+    from search import packaging
+
+    _, path = classifier(tmp_path)
+    first, second = cells.load_model(path), cells.load_model(path)
+    for variable in second.trainable_variables:  # a different member
+        variable.assign(variable * 1.5)
+    ensemble = cells.average_models([first, second], weights=[0.75, 0.25])
+    ensemble.save(tmp_path / "ensemble.keras")
+    out = tmp_path / "mlflow-model"
+    metadata = classifier_metadata()
+    packaging.package(str(tmp_path / "ensemble.keras"), metadata, str(out), input_shape=(None, 3))
+    x = padded_cases()
+    members = [m.predict(x.astype("float32"), verbose=0) for m in (first, second)]
+    expected = 0.75 * members[0] + 0.25 * members[1]
+    assert not np.allclose(members[0], members[1])
+    served = tf.saved_model.load(str(out / "savedmodel"))
+    np.testing.assert_allclose(
+        served.serve(tf.constant(x, tf.float32)).numpy(), expected, atol=1e-6
+    )
