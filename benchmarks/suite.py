@@ -14,6 +14,12 @@ same split (`search.data.prepare`, the search's own), the baseline a user would 
   as the search's model does). "best baseline" is the one of the three with the lowest test MSE:
   a deliberately strict bar.
 
+Beside the registered model, a set whose model is not refit also shows the test metric of the
+same trials' top `ensemble` averaged with equal weights (`ensemble_selection: top`), so the
+greedy selection's effect is measured in the same run. ArrowHead and CardanoSentiment, outside
+the table, run only when named (`--sets ArrowHead,CardanoSentiment`): data for choosing
+defaults on, whose test split the table does not report.
+
 Test data decides nothing but the reported numbers. The search's number is the product's own test
 evaluation of the model it registered (`SearchResult.test_metrics`). Series the product has no
 built-in name for (Lynx, ShampooSales) go through its CSV forecasting path. Each search gets its own
@@ -190,7 +196,7 @@ def _measure(data_set: DataSet, folder: Path, args) -> Row:
     from search.spec import DataSpec, SearchSettings, parse_spec
 
     folder.mkdir(parents=True)
-    mapping = _mapping(data_set, folder, args)
+    mapping = default_mapping(data_set, folder, args)
     metric = "accuracy" if data_set.task == "classification" else "mse"
     try:
         spec, rejected = parse_spec(mapping, folder), None
@@ -212,7 +218,7 @@ def _measure(data_set: DataSet, folder: Path, args) -> Row:
     return _search(spec, row, folder, task)
 
 
-def _mapping(data_set: DataSet, folder: Path, args) -> dict:
+def default_mapping(data_set: DataSet, folder: Path, args) -> dict:
     """The default spec: name and data; the search section only for what the options override."""
     data = dict(data_set.data)
     if data_set.csv:

@@ -27,6 +27,7 @@ from search.ensemble_selection import MAX_CANDIDATES, select_ensemble
 from search.errors import GruSearchError
 from search.runner import TrialEvents, TrialRunner, TuneOutcome, TuneSettings
 from search.selection import ensemble_members
+from search.spec.model import resolve_ensemble_selection
 from search.state import SearchState
 from search.store import with_store
 from search.tracking import Tracker, best_metric
@@ -298,7 +299,7 @@ class Search:
         selection on the best trials' held-out predictions (search.ensemble_selection), or the
         top trials by objective (search.selection)."""
         s, task = self.spec.search, self.task
-        if s.ensemble_selection == "top":
+        if resolve_ensemble_selection(s.ensemble_selection, task.kind) == "top":
             cases = len(task.x_train) + len(task.x_val) if self.folds > 1 else len(task.x_val)
             members = ensemble_members(ranked, s.ensemble, s.objective.metric, cases)
             if len(members) < min(s.ensemble, len(ranked)):

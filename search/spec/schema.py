@@ -348,7 +348,8 @@ def _search_model() -> dict[str, Schema]:
         ),
         "ensemble_selection": _choice(
             ENSEMBLE_SELECTIONS,
-            "greedy: weighted selection on held-out predictions; top: the best N, equal weights.",
+            "greedy: weighted selection on held-out predictions; top: the best N, equal "
+            "weights; auto: greedy for regression, top otherwise.",
             **d("ensemble_selection"),
         ),
         "refit": {

@@ -19,6 +19,7 @@ from search.spec.model import (
     Resources,
     SearchSettings,
     TrackingSettings,
+    resolve_ensemble_selection,
 )
 from search.spec.problems import Problems, join, suggestion
 
@@ -84,8 +85,9 @@ def parse_search(problems: Problems, value: Any, task: str | None) -> SearchSett
         max_failures=f.integer("max_failures", 1, minimum=0),
         max_consecutive_failures=f.integer("max_consecutive_failures", 3, minimum=1),
         ensemble=f.integer("ensemble", DEFAULTS.ensemble, minimum=1, maximum=MAX_ENSEMBLE),
-        ensemble_selection=f.text(
-            "ensemble_selection", DEFAULTS.ensemble_selection, choices=ENSEMBLE_SELECTIONS
+        ensemble_selection=resolve_ensemble_selection(
+            f.text("ensemble_selection", DEFAULTS.ensemble_selection, choices=ENSEMBLE_SELECTIONS),
+            task,
         ),
         refit=f.boolean("refit", DEFAULTS.refit),
         folds=_folds(problems, mapping, task),

@@ -235,7 +235,7 @@ def test_the_registered_trials_are_those_whose_saved_predictions_average_best(
         halves = {"0": first, "1": ~first, "2": np.zeros_like(first)}
         return np.where(halves[number][:, None], right, wrong)
 
-    spec = _spec(tmp_path, ensemble=3)
+    spec = _spec(tmp_path, ensemble=3, ensemble_selection="greedy")
     # Every trial ties on the objective: the ranking alone would take trials 0, 1 and 2.
     runner = FakeRunner(objective=0.5, held_out=held_out)
     result = _search(spec, fake_tracker, runner).run()
@@ -244,3 +244,15 @@ def test_the_registered_trials_are_those_whose_saved_predictions_average_best(
     spec = _spec(tmp_path / "top", ensemble=3, ensemble_selection="top")
     _search(spec, fake_tracker, FakeRunner(objective=0.5)).run()
     assert finish.members[-1] == ["0", "1", "2"] and finish.weights[-1] == [1, 1, 1]
+
+
+def test_auto_ensemble_selection_is_greedy_for_regression_and_top_otherwise(tmp_path):
+    def selection(task, **search):
+        data = {"source": "aeon:Covid3Month" if task == "regression" else "aeon:UnitTest"}
+        mapping = {"name": "s", "data": {**data, "task": task}, "search": search}
+        return parse_spec(mapping, tmp_path).search.ensemble_selection
+
+    assert selection("regression") == selection("regression", ensemble_selection="auto") == "greedy"
+    assert selection("classification") == "top"
+    assert selection("classification", ensemble_selection="greedy") == "greedy"
+    assert selection("regression", ensemble_selection="top") == "top"
