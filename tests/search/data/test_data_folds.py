@@ -184,24 +184,30 @@ def test_a_cross_validated_trial_reports_the_mean_of_its_folds_and_checkpoints_t
     assert np.mean(losses) == pytest.approx(best["val_loss"], rel=1e-4)
 
 
-@pytest.mark.slow
-def test_a_cross_validated_trial_saves_its_fold_models_out_of_fold_predictions(tmp_path):
-    from search.data.metrics import classification_metrics
-    from search.ensemble_selection import held_out_predictions
-    from search.trial import HELD_OUT_FILE
-
-    kept, reports = tmp_path / "best", []
+def _best_checkpoint(folder, task, settings) -> tuple[str, list[dict]]:
+    """(the best epoch's model.keras, copied with its folder; every epoch's reported metrics)
+    of a small GRU trial."""
+    kept, reports = folder / "best", []
 
     def report(metrics, checkpoint_dir):
         reports.append(dict(metrics))
         if checkpoint_dir:
             shutil.copytree(checkpoint_dir, kept, dirs_exist_ok=True)
 
-    settings = offline_settings(objective="val_accuracy", mode="max", max_epochs=3, folds=3)
-    task = _task()
     values = {"cell": "gru", "units": 4, "learning_rate": 0.01, "trial_number": "1"}
     train_trial(values, task, settings, report, FakeTracker())
-    checkpoint = str(kept / CHECKPOINT_FILE)
+    return str(kept / CHECKPOINT_FILE), reports
+
+
+@pytest.mark.slow
+def test_a_cross_validated_trial_saves_its_fold_models_out_of_fold_predictions(tmp_path):
+    from search.data.metrics import classification_metrics
+    from search.ensemble_selection import held_out_predictions
+    from search.trial import HELD_OUT_FILE
+
+    settings = offline_settings(objective="val_accuracy", mode="max", max_epochs=3, folds=3)
+    task = _task()
+    checkpoint, reports = _best_checkpoint(tmp_path, task, settings)
     (saved,), y = held_out_predictions([checkpoint], task, folds=3, seed=0)
     # Every case of the pool once, each predicted by the fold model validated on it: the
     # best epoch's reported fold means (three folds of 15 cases: the pool's mean).
@@ -211,7 +217,7 @@ def test_a_cross_validated_trial_saves_its_fold_models_out_of_fold_predictions(t
     assert metrics["accuracy"] == pytest.approx(best["val_accuracy"], abs=1e-6)
     assert metrics["log_loss"] == pytest.approx(best["val_loss"], rel=1e-4)
     # Without the saved file (an older checkpoint), the checkpoint's fold models predict the same.
-    (kept / HELD_OUT_FILE).unlink()
+    (tmp_path / "best" / HELD_OUT_FILE).unlink()
     (predicted,), _ = held_out_predictions([checkpoint], task, folds=3, seed=0)
     np.testing.assert_allclose(predicted, saved, atol=1e-5)
 
@@ -220,18 +226,10 @@ def test_a_cross_validated_trial_saves_its_fold_models_out_of_fold_predictions(t
 def test_a_holdout_trial_saves_its_validation_predictions(tmp_path):
     from search.ensemble_selection import held_out_predictions
 
-    kept, reports = tmp_path / "best", []
-
-    def report(metrics, checkpoint_dir):
-        reports.append(dict(metrics))
-        if checkpoint_dir:
-            shutil.copytree(checkpoint_dir, kept, dirs_exist_ok=True)
-
     settings = offline_settings(objective="val_loss", mode="min", max_epochs=3)
     task = _task(kind="regression")
-    values = {"cell": "gru", "units": 4, "learning_rate": 0.01, "trial_number": "1"}
-    train_trial(values, task, settings, report, FakeTracker())
-    (saved,), y = held_out_predictions([str(kept / CHECKPOINT_FILE)], task, folds=1, seed=0)
+    checkpoint, reports = _best_checkpoint(tmp_path, task, settings)
+    (saved,), y = held_out_predictions([checkpoint], task, folds=1, seed=0)
     assert y is task.y_val
     best = min(m["val_loss"] for m in reports)
     assert np.mean((saved.reshape(y.shape) - y) ** 2) == pytest.approx(best, rel=1e-4)
