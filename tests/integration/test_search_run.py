@@ -44,8 +44,8 @@ def searched(tmp_path_factory):
                 "objective": {"metric": "val_accuracy", "mode": "max"},
                 "max_failures": 0,
                 "seed": 0,
-                # The registered model averages at most two trials (greedy selection on their
-                # saved validation predictions), each refit on training + validation data: the
+                # The registered model averages the top two trials (ensemble_selection: auto
+                # is top for classification), each refit on training + validation data: the
                 # ensemble and refit paths end to end.
                 "ensemble": 2,
                 "refit": True,
@@ -227,13 +227,9 @@ def test_pulled_model_reproduces_the_test_metric_in_a_fresh_process(searched, tm
     )
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["classes"] == ["1", "2"] and metadata["test_metrics"] == result.test_metrics
-    # Greedy selection weighs at most two trials; the best ranked of them comes first.
-    assert (
-        1 <= len(metadata["ensemble_of"]) <= 2 and metadata["ensemble_of"][0] == result.best.number
-    )
+    assert len(metadata["ensemble_of"]) == 2 and metadata["ensemble_of"][0] == result.best.number
     assert list(result.ensemble_of) == metadata["ensemble_of"]
-    assert len(metadata["ensemble_weights"]) == len(metadata["ensemble_of"])
-    assert sum(metadata["ensemble_weights"]) == pytest.approx(1.0, abs=1e-3)
+    assert metadata["ensemble_weights"] == [0.5, 0.5]
     assert metadata["refit"]["epochs"] == {
         n: o.best_epoch for o in result.trials for n in result.ensemble_of if o.number == n
     }
