@@ -24,7 +24,7 @@ def summary(spec: Spec) -> str:
     registered = ""
     if search.ensemble > 1:
         registered = (
-            f"a weighted average of at most {search.ensemble} trials (greedy ensemble selection)"
+            f"at most {search.ensemble} trials weighted by greedy ensemble selection"
             if search.ensemble_selection == "greedy"
             else f"the average of the top {search.ensemble} trials"
         )
