@@ -146,3 +146,12 @@ def test_the_reference_example_states_the_real_defaults():
     assert reference.tracking == minimal.tracking
     assert reference.ray == minimal.ray
     assert reference.results_dir == minimal.results_dir
+
+
+def test_the_summary_says_a_regression_ensemble_is_weighted_by_greedy_selection(tmp_path, capsys):
+    spec = tmp_path / "covid.yaml"
+    spec.write_text("name: covid\ndata: {source: 'aeon:Covid3Month', task: regression}\n")
+    assert main(["validate", str(spec)]) == 0
+    assert (
+        "(at most 5 trials weighted by greedy ensemble selection, refit" in capsys.readouterr().out
+    )
