@@ -16,23 +16,6 @@ ALGORITHMS = ("random", "grid", "bayesian")
 SCHEDULERS = ("fifo", "asha", "hyperband")
 # How the registered model's trials are chosen (search.ensemble_selection, search.selection).
 ENSEMBLE_SELECTIONS = ("auto", "greedy", "top")
-
-
-def resolve_ensemble_selection(requested: str, task: str | None) -> str:
-    """`auto`: greedy selection for regression, the top trials otherwise.
-
-    Chosen on validation cases alone (benchmarks/ensemble_selection.py: each rule chooses on a
-    random half of the trials' held-out predictions and is scored on the other half). Greedy
-    won on both regression sets (CardanoSentiment MSE 0.062 against 0.068, Covid3Month 0.0018
-    against 0.0019) and lost on four of six classification sets, where accuracy on a few dozen
-    cases is too coarse to select weights by (Covid3Month_disc 0.612 against 0.625, OSULeaf
-    0.941 against 0.954). Forecasting keeps the top trials, as measured before (unmeasured here).
-    """
-    if requested != "auto":
-        return requested
-    return "greedy" if task == "regression" else "top"
-
-
 MISSING_POLICIES = ("error", "drop", "fill")
 
 # What a trial can report per epoch (Keras history names; see cells.compile_model), by task.
@@ -50,6 +33,21 @@ DEFAULT_OBJECTIVE = {
 }
 # Higher is better only for accuracy; every loss and error is minimised.
 MAXIMISED_METRICS = ("val_accuracy", "accuracy")
+
+
+def resolve_ensemble_selection(requested: str, task: str | None) -> str:
+    """`auto`: greedy selection for regression, the top trials otherwise.
+
+    Chosen on validation cases alone (benchmarks/ensemble_selection.py: each rule chooses on a
+    random half of the trials' held-out predictions and is scored on the other half). Greedy
+    won on both regression sets (CardanoSentiment MSE 0.062 against 0.068, Covid3Month 0.0018
+    against 0.0019) and lost on four of six classification sets, where accuracy on a few dozen
+    cases is too coarse to select weights by (Covid3Month_disc 0.612 against 0.625, OSULeaf
+    0.941 against 0.954). Forecasting keeps the top trials, as measured before (unmeasured here).
+    """
+    if requested != "auto":
+        return requested
+    return "greedy" if task == "regression" else "top"
 
 
 @dataclass(frozen=True)
