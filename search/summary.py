@@ -33,28 +33,36 @@ def finish(spec, task, tracker, result, members, started: float, refits=(), weig
     ensemble_of = [m.number for m in members]
     weights = _normalised(weights or [1] * len(members))
     refit = _refit_record(refits, task)
-    model, model_file = _registered_model(members, refits, result.results_dir, weights)
-    # Once: an ensemble of 25 MiniRocket models takes a minute over a long test split.
-    test_prediction = predict(model, task.x_test)
-    test_metrics = evaluate(model, task, split="test", prediction=test_prediction)
+    # Where the time after the trials goes (search.log, summary.json): what budget.reserve_s
+    # has to cover, measured rather than guessed.
+    phases = _Phases()
+    with phases("loading"):
+        model, model_file = _registered_model(members, refits, result.results_dir, weights)
+    with phases("testing"):
+        # Once: an ensemble of 25 MiniRocket models takes a minute over a long test split.
+        test_prediction = predict(model, task.x_test)
+        test_metrics = evaluate(model, task, split="test", prediction=test_prediction)
     test_metrics = {k: float(v) for k, v in test_metrics.items()}
     objective, mode = spec.search.objective.metric, spec.search.objective.mode
     run_id = result.parent_run_id
-    tracker.log_metrics(run_id, {f"test_{k}": v for k, v in test_metrics.items()})
-    # At the last step of the best-so-far history that search.driver logged as trials ended.
-    tracker.log_metrics(run_id, {best_metric(objective): best.objective}, step=len(result.trials))
-    tracker.log_params(
-        run_id,
-        {f"best.{k}": v for k, v in best.values.items()} | {"best.trial_number": best.number},
-    )
-    _log_plots(tracker, run_id, best, result.trials, objective, mode)
-    _log_reports(tracker, run_id, test_prediction, task, result.trials, objective, mode)
+    with phases("logging"):
+        tracker.log_metrics(run_id, {f"test_{k}": v for k, v in test_metrics.items()})
+        # At the last step of the best-so-far history that search.driver logged as trials ended.
+        tracker.log_metrics(
+            run_id, {best_metric(objective): best.objective}, step=len(result.trials)
+        )
+        tracker.log_params(
+            run_id,
+            {f"best.{k}": v for k, v in best.values.items()} | {"best.trial_number": best.number},
+        )
+        _log_plots(tracker, run_id, best, result.trials, objective, mode)
+        _log_reports(tracker, run_id, test_prediction, task, result.trials, objective, mode)
 
     metadata = _metadata(spec, task, run_id, best, ensemble_of, refit, test_metrics)
     metadata["ensemble_weights"] = weights
     name = spec.tracking.registered_model
     version, decision = _register(
-        tracker, name, run_id, model_file, metadata, task, spec.search.objective, best
+        tracker, name, run_id, model_file, metadata, task, spec.search.objective, best, phases
     )
     elapsed = time.perf_counter() - started
     model_uri = f"models:/{name}/{version}"
@@ -62,6 +70,8 @@ def finish(spec, task, tracker, result, members, started: float, refits=(), weig
         result, members, refit, test_metrics, model_uri, decision, objective, elapsed
     )
     summary["ensemble_weights"] = weights
+    summary["registration_s"] = phases.rounded()
+    log.info("testing and registering the average of %d trial(s) took %s", len(members), phases)
     tracker.log_dict(run_id, summary, "summary.json")
     tracker.set_tags(run_id, {"registered_model": name, "registered_version": version})
     tracker.end_run(run_id, "FINISHED")
@@ -128,22 +138,50 @@ def human_bytes(count: int) -> str:
 
 
 def _register(
-    tracker, name: str, run_id: str, model_file: str, metadata: dict, task, objective, best
-):
+    tracker, name: str, run_id: str, model_file: str, metadata: dict, task, objective, best,
+    phases,
+):  # fmt: skip
     """Logs the packaged model to the parent run and registers it; (version, champion decision)."""
     with tempfile.TemporaryDirectory(prefix="gru-search-model-") as folder:
         model_dir = str(Path(folder) / "model")
-        packaging.package(model_file, metadata, model_dir, input_shape=task.input_shape)
-        source = tracker.log_model(run_id, model_dir)
+        with phases("packaging"):
+            packaging.package(model_file, metadata, model_dir, input_shape=task.input_shape)
+        with phases("registering"):
+            source = tracker.log_model(run_id, model_dir)
     candidate = registry.Standing(
         "?", objective.metric, objective.mode, best.objective, task.fingerprint
     )
     tags = {registry.SEARCH_RUN_TAG: run_id, "trial_number": best.number}
-    version, decision = registry.register_and_promote(
-        tracker, name, source, run_id, candidate, tags
-    )
-    tracker.describe_version(name, version, packaging.describe(metadata))
+    with phases("registering"):
+        version, decision = registry.register_and_promote(
+            tracker, name, source, run_id, candidate, tags
+        )
+        tracker.describe_version(name, version, packaging.describe(metadata))
     return version, decision
+
+
+class _Phases:
+    """Seconds spent per named phase; a phase entered twice adds up."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - started
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + spent
+
+    def rounded(self) -> dict[str, float]:
+        return {phase: round(s, 1) for phase, s in self.seconds.items()}
+
+    def __str__(self) -> str:
+        total = sum(self.seconds.values())
+        parts = ", ".join(f"{phase} {s:.1f} s" for phase, s in self.seconds.items())
+        return f"{total:.1f} s ({parts})"
 
 
 def _normalised(weights) -> list[float]:

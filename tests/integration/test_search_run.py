@@ -162,6 +162,11 @@ def test_the_registered_trials_are_refit_for_their_best_epochs_in_nested_runs(se
     # UnitTest: 20 training cases, of which the search held some out for validation.
     assert summary["refit"]["training_cases"] == 20 and summary["refit"]["failed"] == {}
     assert summary["refit"]["epochs"] == {n: trials[n].best_epoch for n in result.ensemble_of}
+    # Where the time after the trials went, phase by phase, within the search's own time.
+    phases = summary["registration_s"]
+    assert list(phases) == ["loading", "testing", "logging", "packaging", "registering"]
+    assert all(seconds >= 0 for seconds in phases.values())
+    assert sum(phases.values()) <= summary["elapsed_s"]
 
 
 def test_trial_runs_sort_by_their_best_epoch_and_the_parent_history_runs_forwards(searched):
