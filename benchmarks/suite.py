@@ -28,6 +28,7 @@ folder (MLflow on SQLite, results, the search's own summary in search-output.log
     python benchmarks/suite.py                           # every set: hours on 2 cores
     python benchmarks/suite.py --baselines-only          # the baselines alone: under a minute
     python benchmarks/suite.py --sets GunPoint --budget-minutes 3 --output results.json
+    python benchmarks/suite.py --report results.json         # that run's table again
 
 A whole run takes about (number of sets) x (the default time budget + ~0.5 min of Ray start-up
 and registration); a budget under ~3 minutes mostly measures start-up (a 1-minute search often
@@ -154,6 +155,11 @@ def main() -> None:
     from search.cli import quiet_output
 
     quiet_output()  # as the CLI does: no C++ start-up lines or library notices in the table
+    if args.report:
+        record = json.loads(args.report.read_text())
+        rows = [_from_dict(r) for r in record["rows"]]
+        print("\n".join([*record["header"], "", *_table(rows), "", *_summary(rows, args)]))
+        return
     root = Path(tempfile.mkdtemp(prefix="gru-search-suite-"))
     chosen = (
         SETS if args.sets is None else [s for s in SETS + OFF_TABLE_SETS if s.name in args.sets]
@@ -180,6 +186,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, help="sets search.seed (default: the product's)")
     parser.add_argument("--output", type=Path, help="also write the rows to this JSON file")
     parser.add_argument("--baselines-only", action="store_true", help="skip the searches")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        help="print the table and targets of an earlier run's --output file (runs nothing)",
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.sets or ()) - set(names))
     if unknown:
@@ -575,7 +586,9 @@ def _classification_summary(rows: list[Row]) -> str:
     everything = sum(s.task == "classification" for s in SETS)
     scored = [r for r in rows if r.holds is not None]
     wins = sum(r.holds for r in scored)
-    gaps = [100 * (r.baseline_value - r.search_value) for r in scored]
+    # Rounded: accuracies are shares of the same test cases, so a gap of exactly 3 cases in 100
+    # is 3 points, not the 3.0000000000000027 that float subtraction leaves.
+    gaps = [round(100 * (r.baseline_value - r.search_value), 9) for r in scored]
     worst = f"{max(gaps):.1f}" if gaps else "-"
     if len(rows) < everything:
         verdict = f"not judged: {len(rows)} of the {everything} sets ran"
@@ -612,6 +625,11 @@ def _one_line(text: str) -> str:
 
 def _as_dict(row: Row) -> dict:
     return {**dataclasses.asdict(row), "ratio": row.ratio, "target_holds": row.holds}
+
+
+def _from_dict(record: dict) -> Row:
+    """A row of an --output file (its derived fields are computed again)."""
+    return Row(**{f.name: record[f.name] for f in dataclasses.fields(Row) if f.name in record})
 
 
 def _note(text: str) -> None:
