@@ -163,16 +163,17 @@ def _register(
 class _Phases:
     """Seconds spent per named phase; a phase entered twice adds up."""
 
-    def __init__(self):
+    def __init__(self, clock=time.perf_counter):
         self.seconds: dict[str, float] = {}
+        self._clock = clock
 
     @contextlib.contextmanager
     def __call__(self, phase: str):
-        started = time.perf_counter()
+        started = self._clock()
         try:
             yield
         finally:
-            spent = time.perf_counter() - started
+            spent = self._clock() - started
             self.seconds[phase] = self.seconds.get(phase, 0.0) + spent
 
     def rounded(self) -> dict[str, float]:
