@@ -73,6 +73,10 @@ class DataSet:
     loader: str | None = None
     # The product has no built-in name for it: it goes through the product's CSV path.
     csv: bool = False
+    # Forecasting: the series' first steps only (an inner split: the table's test steps cut off).
+    first_steps: int | None = None
+    # Forecasting: the seasonal period, where the index's frequency does not say it.
+    period: int | None = None
 
     @property
     def task(self) -> str:
@@ -110,7 +114,39 @@ SETS = (
 OFF_TABLE_SETS = (
     _classification("ArrowHead"),
     DataSet("CardanoSentiment", {"source": "aeon:CardanoSentiment", "task": "regression"}),
-)
+    # Monthly scripts of a drug (Australia's PBS, 204 months) and a day of solar output at 30-min
+    # steps (289), one step ahead from two seasons, the last 20 % for test.
+    DataSet(
+        "PBS",
+        {"task": "forecasting", "target": "scripts", "window": 24, "test_size": 0.2},
+        "load_PBS_dataset",
+        csv=True,
+    ),
+    DataSet(
+        "Solar",
+        {"task": "forecasting", "target": "solar", "window": 48, "test_size": 0.2},
+        "load_solar",
+        csv=True,
+        period=48,
+    ),
+    # Inner splits of two table series: their steps before the table's test split, so the
+    # search and its test see none of the table's test steps (Lynx: 23 of 114; Airline: 12 of 144).
+    DataSet(
+        "LynxInner",
+        {"task": "forecasting", "target": "lynx", "window": 20, "test_size": 0.2},
+        "load_lynx",
+        csv=True,
+        first_steps=91,
+    ),
+    DataSet(
+        "AirlineInner",
+        {"task": "forecasting", "target": "passengers", "window": 24, "horizon": 12,
+         "test_size": 12},
+        "load_airline",
+        csv=True,
+        first_steps=132,
+    ),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -184,6 +220,7 @@ def _arguments() -> argparse.Namespace:
         help="sets search.time_budget_minutes (default: the product's)",
     )
     parser.add_argument("--seed", type=int, help="sets search.seed (default: the product's)")
+    parser.add_argument("--folds", type=int, help="sets search.folds (default: the product's auto)")
     parser.add_argument("--output", type=Path, help="also write the rows to this JSON file")
     parser.add_argument("--baselines-only", action="store_true", help="skip the searches")
     parser.add_argument(
@@ -235,7 +272,7 @@ def default_mapping(data_set: DataSet, folder: Path, args) -> dict:
     if data_set.csv:
         data["source"] = str(_write_csv(data_set, folder))
     mapping = {"name": f"suite-{data_set.name}", "data": data}
-    overrides = {"time_budget_minutes": args.budget_minutes, "seed": args.seed}
+    overrides = {"time_budget_minutes": args.budget_minutes, "seed": args.seed, "folds": args.folds}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if overrides:
         mapping["search"] = overrides
@@ -260,7 +297,8 @@ def _aeon_series(data_set: DataSet):
     with warnings.catch_warnings():
         # aeon 1.6 deprecates its Lynx and ShampooSales loaders (removal planned for 1.7).
         warnings.simplefilter("ignore", FutureWarning)
-        return getattr(aeon.datasets, data_set.loader)(return_array=False)
+        series = getattr(aeon.datasets, data_set.loader)(return_array=False)
+    return series if data_set.first_steps is None else series.iloc[: data_set.first_steps]
 
 
 def _search(spec, row: Row, folder: Path, task) -> Row:
@@ -405,6 +443,8 @@ def _test_origins(values: np.ndarray, task) -> np.ndarray:
 
 
 def _period(data_set: DataSet) -> int:
+    if data_set.period is not None:
+        return data_set.period
     frequency = _aeon_series(data_set).index.freqstr
     return PERIODS[frequency[0]]
 
@@ -498,6 +538,8 @@ def _header(args, root: Path) -> list[str]:
         overridden.append(f"search.time_budget_minutes = {args.budget_minutes:g}")
     if args.seed is not None:
         overridden.append(f"search.seed = {args.seed}")
+    if args.folds is not None:
+        overridden.append(f"search.folds = {args.folds}")
     if overridden:
         lines.append("DEFAULTS OVERRIDDEN: " + ", ".join(overridden))
     if args.baselines_only:

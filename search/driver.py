@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from search.budget import TimeBudget, reserve_s
-from search.data.folds import resolve_folds
+from search.data.folds import bags_fold_models, resolve_folds
 from search.ensemble_selection import MAX_CANDIDATES, select_ensemble
 from search.errors import GruSearchError
 from search.runner import TrialEvents, TrialRunner, TuneOutcome, TuneSettings
@@ -148,9 +148,13 @@ class Search:
         self.parent_run_id = parent or self._start_parent()
         self.session = _next_session(self.results_dir)
         self.folds = resolve_folds(s.folds, self.task, s.time_budget_minutes)
+        # The fold models each registered trial brings: none are left where a refit replaces
+        # them (rolling origins: the fold models have not seen the latest windows).
+        replaced = self.folds == 1 or (s.refit and not bags_fold_models(self.task))
+        self.registered_folds = 1 if replaced else self.folds
         spent = self.state.trial_seconds if self.resumed else 0.0
         self.budget = TimeBudget(
-            s.time_budget_minutes, float(spent), reserve_s=reserve_s(s, self.folds)
+            s.time_budget_minutes, float(spent), reserve_s=reserve_s(s, self.registered_folds)
         )
         self._save_state()
         self.tracker.set_tags(
@@ -176,8 +180,10 @@ class Search:
             max_trials=0 if self.budget.exhausted else s.max_trials - len(earlier)
         )
         self.trial_settings = self._trial_settings()
-        if self.folds > 1:
+        if self.folds > 1 and bags_fold_models(self.task):
             log.info("each trial is cross-validated over %d folds", self.folds)
+        elif self.folds > 1:
+            log.info("each trial is validated at %d rolling origins", self.folds)
         self.progress = Progress(
             s.objective.metric,
             s.objective.mode,
@@ -275,8 +281,8 @@ class Search:
         try:
             members, weights = self._ensemble(ranked)
             refits = ()
-            # Fold models have trained on every case between them: there is nothing to refit.
-            if s.refit and self.folds == 1:
+            # Bagged fold models have trained on every case between them: nothing to refit.
+            if s.refit and self.registered_folds == 1:
                 search = SearchRefit(self.spec, task, self.trial_settings, self.tune_settings,
                                      str(self.results_dir), self.console, self.quiet)  # fmt: skip
                 refits = refit_within_budget(search, members, self.budget)

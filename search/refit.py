@@ -65,7 +65,7 @@ class Refit:
 def refit_within_budget(search: SearchRefit, members, budget: TimeBudget) -> list[Refit]:
     """Refits the members whose refit fits in what the budget left; the others keep their models."""
     task, trial_settings = search.task, search.trial_settings
-    growth = (len(task.x_train) + len(task.x_val)) / max(1, len(task.x_train))
+    growth = (len(task.x_train) + len(task.x_val)) / max(1, _trained_per_epoch(search))
     left = budget.after_trials_left_s()
     plan = plan_refit(
         members,
@@ -93,6 +93,18 @@ def refit_within_budget(search: SearchRefit, members, budget: TimeBudget) -> lis
         done.get(m.number) or Refit(m.number, epochs_of(m, trial_settings), m.checkpoint, skipped)
         for m in members
     ]
+
+
+def _trained_per_epoch(search: SearchRefit) -> int:
+    """The cases an epoch of a trial trained on: its training split, or (rolling origins) the
+    training windows of all its folds, which it trained in turn."""
+    from search.data.folds import cross_validation_folds
+
+    settings = search.trial_settings
+    if settings.folds <= 1:
+        return len(search.task.x_train)
+    folds = cross_validation_folds(search.task, settings.folds, settings.seed)
+    return sum(len(fold.x_train) for fold in folds)
 
 
 def _clock(seconds: float) -> str:

@@ -268,7 +268,10 @@ def _train_folds(values, number, task, settings, report, tracker, run_id):
     folds = cross_validation_folds(task, settings.folds, settings.seed)
     # The shared model has statistics 0 and 1; each fold model, its fold's own.
     scaled = [unit_scaled(fold) for fold in folds]
-    model, config = build_trial_model(values, number, scaled[0], settings, fitted_start=False)
+    # Built for the largest fold (rolling origins differ in size): its cosine schedule decays
+    # over the most updates an epoch of any fold makes, so no fold reaches a zero rate early.
+    largest = max(scaled, key=lambda fold: len(fold.x_train))
+    model, config = build_trial_model(values, number, largest, settings, fitted_start=False)
     model.optimizer.build(model.trainable_variables)
     members = [_built(config, fold) for fold in folds]
     bagged = average_models(members, name="folds")

@@ -138,13 +138,14 @@ class SearchSettings:
     # (resolve_ensemble_selection): greedy for regression, top otherwise.
     ensemble_selection: str = "auto"
     # Train the registered trial(s) again on training + validation data for their best epoch
-    # count before testing and registering them (AutoKeras' final fit). Not with folds > 1:
-    # there the fold models together have trained on every case already.
+    # count before testing and registering them (AutoKeras' final fit). Not with k-fold
+    # cross-validation: there the fold models together have trained on every case already.
     refit: bool = True
     # k-fold cross-validation of each trial's objective over training + validation; the trial's
     # model averages its k fold models. None ("auto"): 5 folds when the validation split would
     # hold fewer than 50 cases and the time budget affords 5 fold models per trial
-    # (search.data.folds), else one holdout. 1: one holdout always.
+    # (search.data.folds), else one holdout. 1: one holdout always. Forecasting: k rolling
+    # origins in time order, and the refit (not the fold models) is registered.
     folds: int | None = None
     # Wall-clock minutes for the whole search, refit and registration included (2 CPU cores get
     # a competitive model in 10). The trials get it less a 20 % reserve for the refit (Ray

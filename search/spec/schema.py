@@ -369,7 +369,7 @@ def _search_model() -> dict[str, Schema]:
                 {"type": "integer", "minimum": 1, "maximum": MAX_FOLDS},
             ],
             "default": "auto",
-            "description": "k-fold cross-validated trials; auto: 5 on small validation splits the budget affords.",
+            "description": "k-fold cross-validated trials (forecasting: k rolling origins); auto: 5 on small validation splits the budget affords, one holdout for forecasting.",
         },
         "first_trials": {
             "anyOf": [{"const": "auto"}, {"type": "array", "items": first}],

@@ -90,7 +90,7 @@ def parse_search(problems: Problems, value: Any, task: str | None) -> SearchSett
             task,
         ),
         refit=f.boolean("refit", DEFAULTS.refit),
-        folds=_folds(problems, mapping, task),
+        folds=_folds(problems, mapping),
         # `time_budget_minutes: null` runs until max_trials, however long that takes.
         time_budget_minutes=None
         if "time_budget_minutes" in mapping and mapping["time_budget_minutes"] is None
@@ -110,19 +110,14 @@ def parse_search(problems: Problems, value: Any, task: str | None) -> SearchSett
     return SearchSettings(**settings)
 
 
-def _folds(problems: Problems, mapping: Any, task: str | None) -> int | None:
-    """`search.folds`: auto (or null) for the data-dependent default, 1 for one holdout, or k."""
+def _folds(problems: Problems, mapping: Any) -> int | None:
+    """`search.folds`: auto (or null) for the data-dependent default, 1 for one holdout, or k
+    (k rolling origins for forecasting, search.data.folds)."""
     value = mapping.get("folds", "auto") if isinstance(mapping, dict) else "auto"
     if value in ("auto", None):
         return DEFAULTS.folds
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_FOLDS:
         problems.expected("search.folds", f"auto or a number of folds from 1 to {MAX_FOLDS}", value)
-        return None
-    if value > 1 and task == "forecasting":
-        problems.add(
-            "search.folds",
-            "applies only to classification and regression (forecasting keeps time order); use 1 or auto",
-        )
         return None
     return value
 

@@ -1,4 +1,5 @@
-"""k-fold cross-validation for small data: stratified, leak-free folds and a trial over them."""
+"""k-fold cross-validation for small data: stratified, leak-free folds and a trial over them;
+rolling origins for forecasting."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from cells.architecture import Head
 from search.data.folds import (
     AUTO_BELOW_CASES,
     AUTO_VALUES_PER_BUDGET_MINUTE,
+    bags_fold_models,
     cross_validation_folds,
     pool_values,
     resolve_folds,
 )
 from search.data.preprocessing import channel_stats
+from search.data.splits import series_bounds, windows
 from search.data.task import Task
+from search.errors import DataError
 from search.trial import CHECKPOINT_FILE, train_trial
 from tests.fakes import FakeTracker, offline_settings
 
@@ -120,8 +124,6 @@ def test_auto_cross_validates_only_where_one_validation_split_is_too_small_to_ra
     # Folds are stratified: no more folds than the smallest class has cases.
     tiny = _task(cases=12, val=3)
     assert resolve_folds(None, tiny) == 4
-    forecasting = Task(**{**_task("regression").__dict__, "kind": "forecasting"})
-    assert resolve_folds(None, forecasting) == 1
 
 
 def test_auto_keeps_one_holdout_where_the_budget_cannot_afford_the_fold_models():
@@ -265,3 +267,89 @@ def test_a_cross_validated_minirocket_trial_starts_each_fold_from_its_own_traini
         np.testing.assert_allclose(x, scaled, rtol=1e-5, atol=1e-5)
     # The starts, scored on their folds' validation cases, are epoch 0.
     assert [m["epoch"] for m in reports] == [0, 1]
+
+
+def _series_task(steps=120, window=8, horizon=3, validation=0.2, values=None) -> Task:
+    """Forecasting windows of `values` (steps,), by default a series whose value at step t is
+    t, so that a target names its step."""
+    values = np.arange(steps) if values is None else values
+    values = values.astype("float32")[:, None]
+    train_end, val_end = series_bounds(steps, 0.1, validation, window, horizon, "the series")
+    parts = [
+        windows(values, 1, window, horizon, start, end)
+        for start, end in ((0, train_end), (train_end, val_end), (val_end, steps))
+    ]
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = parts
+    head = Head("forecasting", 1, horizon=horizon, target_mean=(0.0,), target_std=(1.0,))
+    mean, std = channel_stats(x_train)
+    return Task(
+        "forecasting", x_train, y_train, x_val, y_val, x_test, y_test, head, mean, std, ("v",),
+        None, "fp",
+    )  # fmt: skip
+
+
+def test_rolling_origins_train_each_fold_only_on_targets_before_its_validation_block():
+    task = _series_task(horizon=3)
+    folds = cross_validation_folds(task, 3, seed=0)
+    # The value of a target is its step: every training target precedes every validation one.
+    for fold in folds:
+        assert fold.y_train.max() < fold.y_val.min()
+        # Its statistics are its own training windows', not the pool's.
+        np.testing.assert_allclose(fold.feature_mean, channel_stats(fold.x_train)[0])
+        np.testing.assert_array_equal(fold.x_test, task.x_test)
+    # The origins move forward in time, each fold training on more of the past; the validation
+    # blocks (by the first step each window forecasts) follow one another, before the test split.
+    assert [len(f.x_train) for f in folds] == sorted(len(f.x_train) for f in folds)
+    origins = [f.y_val[:, 0, 0] for f in folds]
+    assert all(a.max() < b.min() for a, b in zip(origins, origins[1:], strict=False))
+    assert np.array_equal(np.sort(np.concatenate(origins))[-len(task.y_val) :], task.y_val[:, 0, 0])
+    assert folds[-1].y_val.max() < task.y_test.min()
+    assert not bags_fold_models(task) and bags_fold_models(_task())
+
+
+def test_auto_keeps_one_time_ordered_holdout_for_forecasting_and_k_origins_are_asked_for():
+    task = _series_task()
+    assert len(task.x_val) < AUTO_BELOW_CASES  # classification would cross-validate here
+    assert resolve_folds(None, task) == 1  # measured: see search.data.folds
+    assert resolve_folds(1, task) == 1 and resolve_folds(5, task) == 5
+
+
+def test_more_rolling_origins_than_the_windows_hold_is_a_clear_error():
+    task = _series_task(steps=30)  # 15 training + validation windows
+    with pytest.raises(DataError, match="too few for 20 rolling origins .*lower search.folds"):
+        resolve_folds(20, task)
+
+
+@pytest.mark.slow
+def test_a_trial_at_rolling_origins_starts_each_fold_at_its_own_linear_fit_and_reports_their_mean(
+    tmp_path,
+):
+    from search.ensemble_selection import held_out_predictions
+
+    # A noisy sine: the AR start has something to fit.
+    steps = np.arange(160)
+    sine = np.sin(steps * 0.4) + np.random.default_rng(0).normal(scale=0.1, size=160)
+    task = _series_task(steps=160, window=12, horizon=1, values=sine)
+    settings = offline_settings(max_epochs=2, folds=3)
+    kept, reports = tmp_path / "best", []
+
+    def report(metrics, checkpoint_dir):
+        reports.append(dict(metrics))
+        if checkpoint_dir:
+            shutil.copytree(checkpoint_dir, kept, dirs_exist_ok=True)
+
+    values = {"cell": "gru", "units": 4, "ar_highway": 4, "trial_number": "1"}
+    train_trial(values, task, settings, report, FakeTracker())
+    # Epoch 0 is the linear start of every fold, then each epoch trains the three in turn.
+    assert [m["epoch"] for m in reports] == [0, 1, 2]
+    (held_out,), y = held_out_predictions([str(kept / CHECKPOINT_FILE)], task, folds=3, seed=0)
+    folds = cross_validation_folds(task, 3, seed=0)
+    np.testing.assert_array_equal(y, np.concatenate([f.y_val for f in folds]))
+    # The out-of-fold predictions are the best epoch's: their per-fold MSE averages to its loss.
+    best = min(reports, key=lambda m: m["val_loss"])
+    bounds = np.cumsum([0] + [len(f.y_val) for f in folds])
+    errors = [
+        np.mean((held_out[a:b].reshape(-1) - y[a:b].reshape(-1)) ** 2)
+        for a, b in zip(bounds, bounds[1:], strict=False)
+    ]
+    assert np.mean(errors) == pytest.approx(best["val_loss"], rel=1e-4)

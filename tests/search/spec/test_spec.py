@@ -528,15 +528,19 @@ def test_built_in_series_and_aeon_regression_sets_need_no_more_than_their_name(t
             "classification",
             'search.folds: expected auto or a number of folds from 1 to 20, got "many"',
         ),
-        (5, "forecasting", "search.folds: applies only to classification and regression"),
+        (
+            21,
+            "forecasting",
+            "search.folds: expected auto or a number of folds from 1 to 20, got 21",
+        ),
     ],
 )
-def test_folds_are_auto_one_holdout_or_k_and_never_for_forecasting(tmp_path, folds, task, message):
+def test_folds_are_auto_one_holdout_or_k(tmp_path, folds, task, message):
     data = {"source": "airline"} if task == "forecasting" else {"source": "aeon:GunPoint"}
     assert parse_spec({"name": "f", "data": data}, tmp_path).search.folds is None  # auto
-    assert (
-        parse_spec({"name": "f", "data": data, "search": {"folds": 1}}, tmp_path).search.folds == 1
-    )
+    for k in (1, 3):  # forecasting: k rolling origins (search.data.folds)
+        spec = parse_spec({"name": "f", "data": data, "search": {"folds": k}}, tmp_path)
+        assert spec.search.folds == k
     with pytest.raises(SpecError, match=re.escape(message)):
         parse_spec({"name": "f", "data": data, "search": {"folds": folds}}, tmp_path)
 
