@@ -1,9 +1,11 @@
 """search.time_budget_minutes: the whole search's wall-clock budget, across driver sessions.
 
 The budget covers the trials and what follows them (refit and registration), as AutoGluon's
-`time_limit` covers its whole fit. The trials get the budget less a reserve for the refit and the
-registration (Ray Tune's `time_budget_s`; `reserve_s`); the refit then gets what is left, and trains only the chosen trials
-whose refit is estimated to finish in it (`plan_refit`); the others keep their search models.
+`time_limit` covers its whole fit. The trials get the budget less a reserve for the registration
+and, with a refit, less what the refit of the best trials so far is estimated to take
+(`RefitGauge`, at most REFIT_SHARE of the budget; `reserve_s` is the most both keep). The refit
+then gets what is left, and trains only the chosen trials whose refit is estimated to finish in
+it (`plan_refit`); the others keep their search models.
 
 The clock runs from when the first session's trials start. Each session adds its time to the
 results folder's record (search.json), so a search killed after 8 of its 10 minutes resumes with
@@ -12,13 +14,18 @@ results folder's record (search.json), so a search killed after 8 of its 10 minu
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Less than this left: no new trial could report an epoch, so none is started.
 MIN_LEFT_S = 1.0
-# Share of the budget kept for the refit when search.refit is on.
+# The most of the budget kept for the refit when search.refit is on: the trials keep running
+# into it while the refit of the best trials so far is estimated to take less (RefitGauge).
 REFIT_SHARE = 0.2
+# The gauge's estimate is of trials still running too (their best epoch may come later), and a
+# refit trains on more cases than its trial: it keeps this many times the estimate.
+REFIT_MARGIN = 1.5
 # Per refit: a Ray worker that imports TensorFlow, builds and compiles the model, saves it.
 REFIT_OVERHEAD_S = 15.0
 # Kept back at the end for testing, logging and registering the model: a fixed part, and a part
@@ -37,17 +44,34 @@ MAX_REGISTRATION_SHARE = 1 / 3
 class TimeBudget:
     minutes: float | None  # None: no budget (time is still counted)
     spent_s: float = 0.0  # time of earlier sessions
-    # Seconds of the budget kept for after the trials (refit, registration): the trials do not
-    # get them.
+    # Seconds of the budget always kept for after the trials (the registration).
     reserve_s: float = 0.0
+    # The most kept for the refit besides: the trials get what the refit will not need.
+    refit_share_s: float = 0.0
     _since: float | None = None
 
     @property
     def left_s(self) -> float | None:
-        """What this session may spend on trials: Tune's time_budget_s; None for no budget."""
+        """What this session's trials have if the refit needs its whole share; None: no budget."""
+        if self.minutes is None:
+            return None
+        return max(0.0, self.minutes * 60 - self.reserve_s - self.refit_share_s - self.spent_s)
+
+    @property
+    def most_left_s(self) -> float | None:
+        """What this session's trials have if the refit needs none of its share: Tune's
+        time_budget_s (`trials_over` ends them earlier); None: no budget."""
         if self.minutes is None:
             return None
         return max(0.0, self.minutes * 60 - self.reserve_s - self.spent_s)
+
+    def trials_over(self, refit_s: float | None) -> bool:
+        """Whether the trials must end now to leave the registration its reserve and the refit
+        `refit_s` (None: not known yet, its whole share)."""
+        if self.minutes is None:
+            return False
+        kept = self.refit_share_s if refit_s is None else min(refit_s, self.refit_share_s)
+        return self.used_s() >= self.minutes * 60 - self.reserve_s - kept
 
     @property
     def exhausted(self) -> bool:
@@ -117,6 +141,86 @@ def plan_refit(
     return RefitPlan(tuple(chosen), tuple(skipped), max(queues))
 
 
+@dataclass
+class _Seen:
+    """What the gauge knows of one trial: its latest result."""
+
+    objective: float
+    seconds: float
+    epochs: int
+    best_epoch: int | None
+
+
+@dataclass
+class RefitGauge:
+    """The refit the trials so far would need, for `TimeBudget.trials_over`.
+
+    Fed every trial's results as they come, it estimates with `plan_refit` the refits of the
+    best `ensemble` trials so far (each at its best epoch so far), times REFIT_MARGIN, plus the
+    slowest epoch seen: a running trial ends only at its next report. Where trials are quick (a
+    forecaster of a short series trains in seconds) the trials keep the minutes a fixed share
+    would have left idle.
+    """
+
+    ensemble: int
+    mode: str  # "min" or "max": the objective's direction
+    epochs_of: object  # member -> the epochs its refit trains (search.refit.epochs_of)
+    parallel: int
+    growth: float  # refit cases per case a trial's epoch trained
+    _trials: dict = field(default_factory=dict)
+
+    def update(self, number: str, result: dict, objective_key: str) -> None:
+        """Trial `number`'s latest result (Tune's, with its `time_total_s`); one without an
+        objective yet is left out."""
+        objective, seconds = _finite(result.get(objective_key)), _finite(result.get("time_total_s"))
+        if objective is None or seconds is None:
+            return
+        epochs, best_epoch = _finite(result.get("epoch")), _finite(result.get("best_epoch"))
+        self._trials[number] = _Seen(
+            objective, seconds, int(epochs or 0), None if best_epoch is None else int(best_epoch)
+        )
+
+    def estimate_s(self) -> float | None:
+        """Seconds the best trials' refits would take, or None before any trial reported."""
+        if not self._trials:
+            return None
+        sign = 1 if self.mode == "min" else -1
+        best = sorted(self._trials.values(), key=lambda t: sign * t.objective)[: self.ensemble]
+        plan = plan_refit(
+            best, self.epochs_of, left_s=math.inf, parallel=self.parallel, growth=self.growth,
+            registration_s=0.0,
+        )  # fmt: skip
+        slowest_epoch = max(t.seconds / max(1, t.epochs) for t in self._trials.values())
+        return plan.estimate_s * REFIT_MARGIN + slowest_epoch
+
+
+def _finite(value) -> float | None:
+    """`value` as a float, or None where it is missing, NaN or infinite."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def epochs_of(member, settings) -> int:
+    """The epochs a refit trains: those after which its trial was best on validation (0: its
+    starting weights were, as a least-squares AR start can be)."""
+    return member.best_epoch if member.best_epoch is not None else settings.max_epochs
+
+
+def refit_growth(task, settings) -> float:
+    """Cases a refit epoch trains on (training + validation) per case a trial epoch trained on:
+    its training split, or (rolling origins) the training windows of every fold in turn."""
+    from search.data.folds import cross_validation_folds
+
+    trained = len(task.x_train)
+    if settings.folds > 1:
+        folds = cross_validation_folds(task, settings.folds, settings.seed)
+        trained = sum(len(fold.x_train) for fold in folds)
+    return (len(task.x_train) + len(task.x_val)) / max(1, trained)
+
+
 def registration_s(search, folds: int) -> float:
     """What registering the search's model is estimated to take: the average of `ensemble`
     trials' models, each of them `folds` fold models under cross-validation."""
@@ -125,10 +229,22 @@ def registration_s(search, folds: int) -> float:
 
 
 def reserve_s(search, folds: int) -> float:
-    """Seconds of the time budget the trials leave for what follows them: the refit's share
-    (with a refit, which cross-validated trials do not have) and the registration."""
+    """The most seconds of the time budget the trials leave for what follows them: the refit's
+    share and the registration's reserve."""
+    return refit_share_s(search, folds) + registration_reserve_s(search, folds)
+
+
+def refit_share_s(search, folds: int) -> float:
+    """The most the trials leave for the refit: with a refit, which cross-validated trials whose
+    fold models are registered do not have (`folds` > 1)."""
+    if search.time_budget_minutes is None or not search.refit or folds > 1:
+        return 0.0
+    return search.time_budget_minutes * 60 * REFIT_SHARE
+
+
+def registration_reserve_s(search, folds: int) -> float:
+    """What the trials always leave for the registration: its estimate, at most a third."""
     if search.time_budget_minutes is None:
         return 0.0
     budget = search.time_budget_minutes * 60
-    refit = budget * REFIT_SHARE if search.refit and folds <= 1 else 0.0
-    return refit + min(registration_s(search, folds), budget * MAX_REGISTRATION_SHARE)
+    return min(registration_s(search, folds), budget * MAX_REGISTRATION_SHARE)

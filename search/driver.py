@@ -21,7 +21,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from search.budget import TimeBudget, reserve_s
+from search.budget import (
+    RefitGauge,
+    TimeBudget,
+    epochs_of,
+    refit_growth,
+    refit_share_s,
+    registration_reserve_s,
+)
 from search.data.folds import bags_fold_models, resolve_folds
 from search.ensemble_selection import MAX_CANDIDATES, select_ensemble
 from search.errors import GruSearchError
@@ -32,7 +39,7 @@ from search.state import SearchState
 from search.store import with_store
 from search.tracking import Tracker, best_metric
 from search.trial import TrialSettings
-from search.trial_result import BEST_OBJECTIVE, TrialOutcome
+from search.trial_result import BEST_EPOCH, BEST_OBJECTIVE, TrialOutcome
 from search.tune import RayTuneRunner
 
 log = logging.getLogger("gru_search")
@@ -154,7 +161,10 @@ class Search:
         self.registered_folds = 1 if replaced else self.folds
         spent = self.state.trial_seconds if self.resumed else 0.0
         self.budget = TimeBudget(
-            s.time_budget_minutes, float(spent), reserve_s=reserve_s(s, self.registered_folds)
+            s.time_budget_minutes,
+            float(spent),
+            reserve_s=registration_reserve_s(s, self.registered_folds),
+            refit_share_s=refit_share_s(s, self.registered_folds),
         )
         self._save_state()
         self.tracker.set_tags(
@@ -180,6 +190,7 @@ class Search:
             max_trials=0 if self.budget.exhausted else s.max_trials - len(earlier)
         )
         self.trial_settings = self._trial_settings()
+        self.refit_gauge = self._refit_gauge(earlier)
         if self.folds > 1 and bags_fold_models(self.task):
             log.info("each trial is cross-validated over %d folds", self.folds)
         elif self.folds > 1:
@@ -242,7 +253,7 @@ class Search:
         self.runner.start(self.spec.ray, s.resources_per_trial)
         events = TrialEvents(
             started=self.progress.started,
-            result=self.progress.result,
+            result=self._trial_result,
             ended=self._trial_ended,
             stopped_early=self._trial_stopped_early,
         )
@@ -387,8 +398,44 @@ class Search:
             mode=s.objective.mode,
             address=self.spec.ray.address,
             storage_dir=str(self.results_dir),
-            time_budget_s=self.budget.left_s,
+            time_budget_s=self.budget.most_left_s,
+            stop_trials=self._trials_over if self.budget.refit_share_s else None,
         )
+
+    def _refit_gauge(self, earlier: list) -> RefitGauge:
+        """What the refit of the best trials so far would take, earlier sessions' trials included."""
+        s = self.spec.search
+        gauge = RefitGauge(
+            s.ensemble,
+            s.objective.mode,
+            lambda member: epochs_of(member, self.trial_settings),
+            parallel=s.concurrency,
+            growth=refit_growth(self.task, self.trial_settings),
+        )
+        for o in earlier:
+            result = {BEST_OBJECTIVE: o.objective, "time_total_s": o.seconds, "epoch": o.epochs}
+            gauge.update(o.number, result | {BEST_EPOCH: o.best_epoch}, BEST_OBJECTIVE)
+        return gauge
+
+    def _trials_over(self) -> bool:
+        """Tune asks between results: the trials end once what is left is what the registration
+        and the refit of the best trials so far need (search.budget.RefitGauge)."""
+        refit_s = self.refit_gauge.estimate_s()
+        if not self.budget.trials_over(refit_s):
+            return False
+        b = self.budget
+        kept = b.refit_share_s if refit_s is None else min(refit_s, b.refit_share_s)
+        log.info(
+            "trials stopped after %.0f s of the %g-minute budget: %.0f s of the %.0f s share kept "
+            "for the refit (the best trials' refit estimated at %s), %.0f s for the registration",
+            b.used_s(), b.minutes, kept, b.refit_share_s,
+            "?" if refit_s is None else f"{refit_s:.0f} s", b.reserve_s,
+        )  # fmt: skip
+        return True
+
+    def _trial_result(self, number: str, result: dict) -> None:
+        self.progress.result(number, result)
+        self.refit_gauge.update(number, result, BEST_OBJECTIVE)
 
     def _trial_settings(self) -> TrialSettings:
         s = self.spec.search

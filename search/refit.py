@@ -20,7 +20,7 @@ from pathlib import Path
 
 import keras
 
-from search.budget import TimeBudget, plan_refit, registration_s
+from search.budget import TimeBudget, epochs_of, plan_refit, refit_growth, registration_s
 from search.runner import TuneSettings
 from search.tracker_protocols import RefitTracker
 from search.trial import (
@@ -64,8 +64,8 @@ class Refit:
 
 def refit_within_budget(search: SearchRefit, members, budget: TimeBudget) -> list[Refit]:
     """Refits the members whose refit fits in what the budget left; the others keep their models."""
-    task, trial_settings = search.task, search.trial_settings
-    growth = (len(task.x_train) + len(task.x_val)) / max(1, _trained_per_epoch(search))
+    trial_settings = search.trial_settings
+    growth = refit_growth(search.task, trial_settings)
     left = budget.after_trials_left_s()
     plan = plan_refit(
         members,
@@ -93,18 +93,6 @@ def refit_within_budget(search: SearchRefit, members, budget: TimeBudget) -> lis
         done.get(m.number) or Refit(m.number, epochs_of(m, trial_settings), m.checkpoint, skipped)
         for m in members
     ]
-
-
-def _trained_per_epoch(search: SearchRefit) -> int:
-    """The cases an epoch of a trial trained on: its training split, or (rolling origins) the
-    training windows of all its folds, which it trained in turn."""
-    from search.data.folds import cross_validation_folds
-
-    settings = search.trial_settings
-    if settings.folds <= 1:
-        return len(search.task.x_train)
-    folds = cross_validation_folds(search.task, settings.folds, settings.seed)
-    return sum(len(fold.x_train) for fold in folds)
 
 
 def _clock(seconds: float) -> str:
@@ -179,12 +167,6 @@ def refit_members(
         path.write_bytes(data)
         refits.append(Refit(member.number, epochs, str(path)))
     return refits
-
-
-def epochs_of(member, settings: TrialSettings) -> int:
-    """The epochs a refit trains: those after which its trial was best on validation (0: its
-    starting weights were, as a least-squares AR start can be)."""
-    return member.best_epoch if member.best_epoch is not None else settings.max_epochs
 
 
 def train_refit(

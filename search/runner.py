@@ -41,6 +41,9 @@ class TuneSettings:
     storage_dir: str
     # Wall-clock seconds after which Tune stops every trial (each keeps its best epoch); None: none.
     time_budget_s: float | None = None
+    # Asked between results: True ends every trial as the time budget does (search.budget's
+    # TimeBudget.trials_over, which leaves the refit what it is estimated to need); None: never.
+    stop_trials: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True)

@@ -178,20 +178,20 @@ def run_trials(
         tune.with_parameters(_trainable, task=task, settings=trial_settings, trainer=trainer),
         {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial},
     )
+    stopper = _stopper(settings.stop_trials)
     tuner = tune.Tuner(
         trainable,
         tune_config=_tune_config(settings, searcher, on_stopped_early),
-        run_config=_run_config(settings, callbacks or []),
+        run_config=_run_config(settings, callbacks or [], stopper),
     )
     started = time.monotonic()
     grid = tuner.fit()
     outcomes = sorted(
         (_outcome(result, settings.objective) for result in grid), key=lambda o: o.number
     )
-    budget_reached = (
-        searcher.stopped_reason is None
-        and bool(settings.time_budget_s)
-        and time.monotonic() - started >= settings.time_budget_s
+    budget_reached = searcher.stopped_reason is None and (
+        (bool(settings.time_budget_s) and time.monotonic() - started >= settings.time_budget_s)
+        or (stopper is not None and stopper.fired)
     )
     if budget_reached:
         outcomes = _settled_at_the_budget(grid, outcomes, searcher)
@@ -219,7 +219,36 @@ def _tune_config(
     )
 
 
-def _run_config(settings: TuneSettings, callbacks: list):
+def _stopper(stop_trials: Callable[[], bool] | None):
+    """A Tune Stopper that ends every trial once `stop_trials()` says so (None: no stopper)."""
+    if stop_trials is None:
+        return None
+    from ray.tune import Stopper
+
+    class _WhenTold(Stopper):
+        fired = False
+
+        # Tune saves its stoppers with the experiment state; the question is this process's,
+        # so a restored copy never stops anything.
+        def __getstate__(self):
+            return {}
+
+        def __setstate__(self, state):
+            self.ask = lambda: False
+
+        def __call__(self, trial_id, result):
+            return False
+
+        def stop_all(self):
+            self.fired = self.fired or bool(self.ask())
+            return self.fired
+
+    stopper = _WhenTold()
+    stopper.ask = stop_trials
+    return stopper
+
+
+def _run_config(settings: TuneSettings, callbacks: list, stopper=None):
     """Where the experiment is stored, how failed trials are retried and what is checkpointed."""
     from ray import tune
 
@@ -227,6 +256,7 @@ def _run_config(settings: TuneSettings, callbacks: list):
         name=settings.name,
         storage_path=str(Path(settings.storage_dir).resolve()),
         callbacks=callbacks,
+        stop=stopper,
         verbose=0,
         # Retries of a trial whose worker died, from its last checkpoint; a trial that fails
         # on its own (NaN loss, out of memory) reports its reason instead (see _trainable).

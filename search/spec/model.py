@@ -148,9 +148,10 @@ class SearchSettings:
     # origins in time order, and the refit (not the fold models) is registered.
     folds: int | None = None
     # Wall-clock minutes for the whole search, refit and registration included (2 CPU cores get
-    # a competitive model in 10). The trials get it less a 20 % reserve for the refit (Ray
-    # Tune's time_budget_s; running trials stop there and keep their best epoch); the refit
-    # trains only the chosen trials that fit in what is left. None: no budget. It is the
+    # a competitive model in 10). The trials get it less the registration's reserve and what
+    # the refit of the best trials so far is estimated to need, at most 20 % (search.budget;
+    # running trials stop there and keep their best epoch); the refit trains only the chosen
+    # trials that fit in what is left. None: no budget. It is the
     # search's: `--resume` gets what earlier sessions left (search.json keeps the count).
     time_budget_minutes: float | None = 10.0
     # Configurations (some parameters each; the rest drawn) trained before the algorithm

@@ -28,16 +28,26 @@ def summary(spec: Spec) -> str:
             if search.ensemble_selection == "greedy"
             else f"the average of the top {search.ensemble} trials"
         )
+    origins = data.task == "forecasting"  # folds are rolling origins, and refit after them
     if search.refit:
         refit = "refit on training + validation"
-        if search.folds in (None, 1):
-            share = f", in the last {REFIT_SHARE * 100:g} % of the time budget"
+        if search.folds in (None, 1) or origins:
+            share = (
+                f", in what the trials leave of the last {REFIT_SHARE * 100:g} % of the time "
+                "budget (as much as the best trials' refit is estimated to need)"
+            )
             refit += share if search.time_budget_minutes else ""
-            refit += " unless cross-validated" if search.folds is None else ""
+            refit += " unless cross-validated" if search.folds is None and not origins else ""
         else:
             refit = "no refit: the fold models have seen every case"
         registered = (registered or "the best trial") + ", " + refit
-    if search.folds is None:
+    if origins:
+        folds = (
+            "one time-ordered holdout"
+            if search.folds in (None, 1)
+            else f"{search.folds} rolling origins"
+        )
+    elif search.folds is None:
         folds = (
             "auto: 5-fold cross-validation when the validation split holds < 50 cases and the "
             "budget affords 5 fold models, else one holdout"

@@ -396,6 +396,61 @@ def test_a_time_budget_stops_the_trials_and_a_resume_spends_no_more_of_it(tmp_pa
     } == {o.number: "COMPLETED" for o in result.trials if o.status == "COMPLETED"}
 
 
+def test_quick_trials_run_on_into_the_refit_share_that_their_refit_will_not_need(
+    tmp_path, monkeypatch
+):
+    import re
+
+    import search
+    from search import budget
+    from search.spec import parse_spec
+
+    # A refit worker's start-up taken as 2 s (15 by default) and no margin, so that the
+    # estimate for these few-second trials sits well inside the 18 s share of a 1.5-minute
+    # budget (by default it would be about that share).
+    monkeypatch.setattr(budget, "REFIT_OVERHEAD_S", 2.0)
+    monkeypatch.setattr(budget, "REFIT_MARGIN", 1.0)
+    spec = parse_spec(
+        {
+            "name": "share",
+            "data": {"source": "aeon:UnitTest", "task": "classification"},
+            "space": {"cell": ["gru", "mgu"], "units": [8, 16], "dropout": {"min": 0, "max": 0.5}},
+            "search": {
+                "max_trials": 1000,
+                "max_epochs": 2,
+                "scheduler": "fifo",
+                "concurrency": 2,
+                "time_budget_minutes": 1.5,
+                "refit": True,
+                "ensemble": 1,
+                "folds": 1,
+            },
+        },
+        tmp_path,
+    )
+    result = search.run(spec, quiet=True)
+    log = (Path(spec.results_dir) / "search.log").read_text()
+    stopped = re.search(
+        r"trials stopped after (\d+) s of the 1.5-minute budget: (\d+) s of the (\d+) s share "
+        r"kept for the refit \(the best trials' refit estimated at (\d+) s\), (\d+) s for the "
+        r"registration",
+        log,
+    )
+    assert stopped, log
+    after, kept, share, estimate, registration = map(int, stopped.groups())
+    assert share == 18 and kept == estimate < share
+    # The trials ended where the estimate left them, later than a fixed share would have.
+    assert after == pytest.approx(90 - registration - kept, abs=2)
+    assert after > 90 - registration - share
+    trial_seconds = json.loads((Path(spec.results_dir) / "search.json").read_text())[
+        "trial_seconds"
+    ]
+    assert after <= trial_seconds < after + 10  # running trials end at their next report
+    # The refit it kept time for ran, and the whole search kept to its budget.
+    assert result.refit_of == result.ensemble_of
+    assert result.elapsed_s <= 90 + 10
+
+
 def test_trials_command_lists_the_trials_then_the_refits(searched):
     spec, result, _ = searched
     cli = Path(sys.executable).with_name("gru-search")

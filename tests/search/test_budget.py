@@ -96,3 +96,98 @@ def test_a_cheap_member_after_a_skipped_one_still_fits_and_no_budget_refits_all(
     assert (
         plan_refit(unknown, lambda m: m.best_epoch, left_s=500, parallel=2, growth=1.0).chosen == ()
     )
+
+
+def test_the_trials_run_into_the_refit_share_only_as_far_as_the_refit_leaves_free():
+    budget = TimeBudget(10, reserve_s=50, refit_share_s=120)
+    assert budget.left_s == 600 - 50 - 120 and budget.most_left_s == 600 - 50
+    budget.spent_s = 600 - 50 - 120 - 1  # just before the share begins
+    assert not budget.trials_over(None) and not budget.trials_over(30)
+    budget.spent_s = 600 - 50 - 100  # 20 s into the share
+    assert budget.trials_over(None)  # nothing known of the refit yet: its whole share is kept
+    assert budget.trials_over(500)  # never more than the share, however slow the refit looks
+    assert not budget.trials_over(30)  # a quick refit leaves the trials 70 s more
+    budget.spent_s = 600 - 50 - 30
+    assert budget.trials_over(30)
+    assert not TimeBudget(None).trials_over(None)
+
+
+def test_the_refit_gauge_estimates_the_refits_of_the_best_trials_so_far():
+    from search.budget import REFIT_MARGIN, RefitGauge
+
+    def epochs_of(member):
+        return member.best_epoch if member.best_epoch is not None else 100
+
+    gauge = RefitGauge(2, "min", epochs_of, parallel=1, growth=1.25)
+    assert gauge.estimate_s() is None  # no trial has reported
+    # 1 s per epoch each; the best two (losses 0.1 and 0.2) refit 8 and 4 epochs, one at a time.
+    gauge.update(
+        "0",
+        {"best_objective": 0.1, "time_total_s": 10.0, "epoch": 10, "best_epoch": 8},
+        "best_objective",
+    )
+    gauge.update(
+        "1",
+        {"best_objective": 0.9, "time_total_s": 90.0, "epoch": 90, "best_epoch": 90},
+        "best_objective",
+    )
+    gauge.update(
+        "2",
+        {"best_objective": 0.2, "time_total_s": 5.0, "epoch": 5, "best_epoch": 4},
+        "best_objective",
+    )
+    refits = (8 * 1.25 + REFIT_OVERHEAD_S) + (4 * 1.25 + REFIT_OVERHEAD_S)
+    # ... and one epoch of the slowest trial (1 s), which a running trial may take to stop.
+    assert gauge.estimate_s() == pytest.approx(refits * REFIT_MARGIN + 1.0)
+    # A later result replaces the trial's earlier one; a result with no objective yet is skipped.
+    gauge.update(
+        "2",
+        {"best_objective": 0.05, "time_total_s": 20.0, "epoch": 20, "best_epoch": 20},
+        "best_objective",
+    )
+    gauge.update(
+        "3", {"best_objective": float("nan"), "time_total_s": 1.0, "epoch": 1}, "best_objective"
+    )
+    refits = (20 * 1.25 + REFIT_OVERHEAD_S) + (8 * 1.25 + REFIT_OVERHEAD_S)
+    assert gauge.estimate_s() == pytest.approx(refits * REFIT_MARGIN + 1.0)
+    # Maximised objectives rank the other way.
+    high = RefitGauge(1, "max", epochs_of, parallel=1, growth=1.0)
+    high.update(
+        "0",
+        {"best_objective": 0.9, "time_total_s": 4.0, "epoch": 4, "best_epoch": 2},
+        "best_objective",
+    )
+    high.update(
+        "1",
+        {"best_objective": 0.5, "time_total_s": 50.0, "epoch": 50, "best_epoch": 50},
+        "best_objective",
+    )
+    assert high.estimate_s() == pytest.approx((2 * 1.0 + REFIT_OVERHEAD_S) * REFIT_MARGIN + 1.0)
+
+
+def test_the_most_the_trials_leave_is_the_refit_share_and_the_registration_reserve():
+    from search.budget import refit_share_s, registration_reserve_s, reserve_s
+    from search.spec.model import SearchSettings
+
+    defaults = SearchSettings()
+    assert refit_share_s(defaults, folds=1) == 10 * 60 * REFIT_SHARE
+    assert refit_share_s(defaults, folds=5) == 0.0  # the fold models are registered: no refit
+    assert refit_share_s(SearchSettings(refit=False), folds=1) == 0.0
+    assert reserve_s(defaults, folds=1) == refit_share_s(defaults, 1) + registration_reserve_s(
+        defaults, 1
+    )
+
+
+def test_the_refit_gauge_reads_a_result_before_its_best_epoch_is_known():
+    from search.budget import RefitGauge
+
+    gauge = RefitGauge(1, "min", lambda member: member.best_epoch or 7, parallel=1, growth=1.0)
+    gauge.update("0", {"best_objective": 0.3, "epoch": 2}, "best_objective")  # no time yet
+    assert gauge.estimate_s() is None
+    # Tune's first result: best_epoch is NaN until one is known.
+    gauge.update(
+        "0",
+        {"best_objective": 0.3, "time_total_s": 4.0, "epoch": 2, "best_epoch": float("nan")},
+        "best_objective",
+    )
+    assert gauge.estimate_s() is not None and gauge._trials["0"].best_epoch is None

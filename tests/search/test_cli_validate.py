@@ -44,10 +44,22 @@ def test_the_summary_names_the_time_budget_ensemble_and_refit(capsys):
     out = capsys.readouterr().out
     assert "200 trials of up to 60 epochs within 13 minutes (the whole search)," in out
     assert (
-        "(the average of the top 10 trials, refit on training + validation, in the last 20 % of the time budget"
-        in out
+        "(the average of the top 10 trials, refit on training + validation, in what the trials "
+        "leave of the last 20 % of the time budget (as much as the best trials' refit is "
+        "estimated to need)" in out
     )
     assert "auto: 5-fold cross-validation when the validation split holds < 50 cases" in out
+
+
+def test_the_summary_says_forecasting_validates_in_time_order(tmp_path, capsys):
+    path = tmp_path / "airline.yaml"
+    path.write_text("name: air\ndata: {source: airline}\n")
+    assert main(["validate", str(path)]) == 0
+    assert "one time-ordered holdout" in capsys.readouterr().out
+    path.write_text("name: air\ndata: {source: airline}\nsearch: {folds: 3}\n")
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "3 rolling origins" in out and "refit on training + validation" in out
 
 
 def test_examples_cover_classification_and_forecasting():

@@ -180,17 +180,14 @@ def test_a_trial_best_at_its_epoch_0_start_keeps_best_epoch_0_for_its_refit():
 
 def test_a_refit_after_rolling_origins_is_timed_against_every_fold_a_trial_epoch_trained():
     from search.data.folds import cross_validation_folds
-    from search.refit import SearchRefit, _trained_per_epoch
+    from search.refit import refit_growth
     from tests.search.data.test_data_folds import _series_task
 
     task = _series_task()
-
-    def trained(folds: int) -> int:
-        settings = _settings(folds=folds)
-        return _trained_per_epoch(SearchRefit(None, task, settings, None, "", None, True))
-
-    assert trained(1) == len(task.x_train)
+    pool = len(task.x_train) + len(task.x_val)
+    assert refit_growth(task, _settings(folds=1)) == pool / len(task.x_train)
     # A trial epoch trains the three origins' models in turn: the refit's one epoch on the
-    # pool is cheaper than that, not 1.25x a holdout epoch.
+    # pool takes less than that, not 1.25x a holdout epoch.
     folds = cross_validation_folds(task, 3, seed=0)
-    assert trained(3) == sum(len(f.x_train) for f in folds) > len(task.x_train) + len(task.x_val)
+    trained = sum(len(f.x_train) for f in folds)
+    assert trained > pool and refit_growth(task, _settings(folds=3)) == pool / trained
