@@ -112,6 +112,12 @@ def test_the_trials_run_into_the_refit_share_only_as_far_as_the_refit_leaves_fre
     assert not TimeBudget(None).trials_over(None)
 
 
+def _report(gauge, number, objective, seconds, epoch, best_epoch=None) -> None:
+    """Feeds `gauge` one Tune result of trial `number`."""
+    result = {"best_objective": objective, "time_total_s": seconds, "epoch": epoch}
+    gauge.update(number, result | {"best_epoch": best_epoch}, "best_objective")
+
+
 def test_the_refit_gauge_estimates_the_refits_of_the_best_trials_so_far():
     from search.budget import RefitGauge
 
@@ -121,47 +127,21 @@ def test_the_refit_gauge_estimates_the_refits_of_the_best_trials_so_far():
     gauge = RefitGauge(2, "min", epochs_of, parallel=1, growth=1.25)
     assert gauge.estimate_s() is None  # no trial has reported
     # 1 s per epoch each; the best two (losses 0.1 and 0.2) refit 8 and 4 epochs, one at a time.
-    gauge.update(
-        "0",
-        {"best_objective": 0.1, "time_total_s": 10.0, "epoch": 10, "best_epoch": 8},
-        "best_objective",
-    )
-    gauge.update(
-        "1",
-        {"best_objective": 0.9, "time_total_s": 90.0, "epoch": 90, "best_epoch": 90},
-        "best_objective",
-    )
-    gauge.update(
-        "2",
-        {"best_objective": 0.2, "time_total_s": 5.0, "epoch": 5, "best_epoch": 4},
-        "best_objective",
-    )
+    _report(gauge, "0", 0.1, 10.0, 10, best_epoch=8)
+    _report(gauge, "1", 0.9, 90.0, 90, best_epoch=90)
+    _report(gauge, "2", 0.2, 5.0, 5, best_epoch=4)
     refits = (8 * 1.25 + REFIT_OVERHEAD_S) + (4 * 1.25 + REFIT_OVERHEAD_S)
     # ... and one epoch of the slowest trial (1 s), which a running trial may take to stop.
     assert gauge.estimate_s() == pytest.approx(refits + 1.0)
     # A later result replaces the trial's earlier one; a result with no objective yet is skipped.
-    gauge.update(
-        "2",
-        {"best_objective": 0.05, "time_total_s": 20.0, "epoch": 20, "best_epoch": 20},
-        "best_objective",
-    )
-    gauge.update(
-        "3", {"best_objective": float("nan"), "time_total_s": 1.0, "epoch": 1}, "best_objective"
-    )
+    _report(gauge, "2", 0.05, 20.0, 20, best_epoch=20)
+    _report(gauge, "3", float("nan"), 1.0, 1)
     refits = (20 * 1.25 + REFIT_OVERHEAD_S) + (8 * 1.25 + REFIT_OVERHEAD_S)
     assert gauge.estimate_s() == pytest.approx(refits + 1.0)
     # Maximised objectives rank the other way.
     high = RefitGauge(1, "max", epochs_of, parallel=1, growth=1.0)
-    high.update(
-        "0",
-        {"best_objective": 0.9, "time_total_s": 4.0, "epoch": 4, "best_epoch": 2},
-        "best_objective",
-    )
-    high.update(
-        "1",
-        {"best_objective": 0.5, "time_total_s": 50.0, "epoch": 50, "best_epoch": 50},
-        "best_objective",
-    )
+    _report(high, "0", 0.9, 4.0, 4, best_epoch=2)
+    _report(high, "1", 0.5, 50.0, 50, best_epoch=50)
     assert high.estimate_s() == pytest.approx((2 * 1.0 + REFIT_OVERHEAD_S) + 1.0)
 
 
@@ -182,12 +162,8 @@ def test_the_refit_gauge_reads_a_result_before_its_best_epoch_is_known():
     from search.budget import RefitGauge
 
     gauge = RefitGauge(1, "min", lambda member: member.best_epoch or 7, parallel=1, growth=1.0)
-    gauge.update("0", {"best_objective": 0.3, "epoch": 2}, "best_objective")  # no time yet
+    _report(gauge, "0", 0.3, None, 2)  # no time yet
     assert gauge.estimate_s() is None
-    # Tune's first result: best_epoch is NaN until one is known.
-    gauge.update(
-        "0",
-        {"best_objective": 0.3, "time_total_s": 4.0, "epoch": 2, "best_epoch": float("nan")},
-        "best_objective",
-    )
-    assert gauge.estimate_s() is not None and gauge._trials["0"].best_epoch is None
+    # Tune's first result: best_epoch is NaN until one is known (7 epochs are then assumed).
+    _report(gauge, "0", 0.3, 4.0, 2, best_epoch=float("nan"))
+    assert gauge.estimate_s() == pytest.approx((2.0 * 7 + REFIT_OVERHEAD_S) + 2.0)

@@ -186,9 +186,9 @@ def test_a_cross_validated_trial_reports_the_mean_of_its_folds_and_checkpoints_t
     assert np.mean(losses) == pytest.approx(best["val_loss"], rel=1e-4)
 
 
-def _best_checkpoint(folder, task, settings) -> tuple[str, list[dict]]:
+def _best_checkpoint(folder, task, settings, values=None) -> tuple[str, list[dict]]:
     """(the best epoch's model.keras, copied with its folder; every epoch's reported metrics)
-    of a small GRU trial."""
+    of a small GRU trial (or of `values`)."""
     kept, reports = folder / "best", []
 
     def report(metrics, checkpoint_dir):
@@ -196,7 +196,7 @@ def _best_checkpoint(folder, task, settings) -> tuple[str, list[dict]]:
         if checkpoint_dir:
             shutil.copytree(checkpoint_dir, kept, dirs_exist_ok=True)
 
-    values = {"cell": "gru", "units": 4, "learning_rate": 0.01, "trial_number": "1"}
+    values = values or {"cell": "gru", "units": 4, "learning_rate": 0.01, "trial_number": "1"}
     train_trial(values, task, settings, report, FakeTracker())
     return str(kept / CHECKPOINT_FILE), reports
 
@@ -331,18 +331,11 @@ def test_a_trial_at_rolling_origins_starts_each_fold_at_its_own_linear_fit_and_r
     sine = np.sin(steps * 0.4) + np.random.default_rng(0).normal(scale=0.1, size=160)
     task = _series_task(steps=160, window=12, horizon=1, values=sine)
     settings = offline_settings(max_epochs=2, folds=3)
-    kept, reports = tmp_path / "best", []
-
-    def report(metrics, checkpoint_dir):
-        reports.append(dict(metrics))
-        if checkpoint_dir:
-            shutil.copytree(checkpoint_dir, kept, dirs_exist_ok=True)
-
     values = {"cell": "gru", "units": 4, "ar_highway": 4, "trial_number": "1"}
-    train_trial(values, task, settings, report, FakeTracker())
+    checkpoint, reports = _best_checkpoint(tmp_path, task, settings, values)
     # Epoch 0 is the linear start of every fold, then each epoch trains the three in turn.
     assert [m["epoch"] for m in reports] == [0, 1, 2]
-    (held_out,), y = held_out_predictions([str(kept / CHECKPOINT_FILE)], task, folds=3, seed=0)
+    (held_out,), y = held_out_predictions([checkpoint], task, folds=3, seed=0)
     folds = cross_validation_folds(task, 3, seed=0)
     np.testing.assert_array_equal(y, np.concatenate([f.y_val for f in folds]))
     # The out-of-fold predictions are the best epoch's: their per-fold MSE averages to its loss.
