@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # Less than this left: no new trial could report an epoch, so none is started.
@@ -163,7 +164,7 @@ class RefitGauge:
 
     ensemble: int
     mode: str  # "min" or "max": the objective's direction
-    epochs_of: object  # member -> the epochs its refit trains (search.refit.epochs_of)
+    epochs_of: Callable  # member -> the epochs its refit trains (`epochs_of` below)
     parallel: int
     growth: float  # refit cases per case a trial's epoch trained
     _trials: dict = field(default_factory=dict)
