@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from search.tracking import finite_or_none
+
 # Less than this left: no new trial could report an epoch, so none is started.
 MIN_LEFT_S = 1.0
 # The most of the budget kept for the refit when search.refit is on: the trials keep running
@@ -68,8 +70,12 @@ class TimeBudget:
         `refit_s` (None: not known yet, its whole share)."""
         if self.minutes is None:
             return False
-        kept = self.refit_share_s if refit_s is None else min(refit_s, self.refit_share_s)
-        return self.used_s() >= self.minutes * 60 - self.reserve_s - kept
+        return self.used_s() >= self.minutes * 60 - self.reserve_s - self.kept_for_refit(refit_s)
+
+    def kept_for_refit(self, refit_s: float | None) -> float:
+        """What the trials leave the refit estimated at `refit_s`: at most its share, all of
+        it while nothing is known (None)."""
+        return self.refit_share_s if refit_s is None else min(refit_s, self.refit_share_s)
 
     @property
     def exhausted(self) -> bool:
@@ -172,10 +178,14 @@ class RefitGauge:
     def update(self, number: str, result: dict, objective_key: str) -> None:
         """Trial `number`'s latest result (Tune's, with its `time_total_s`); one without an
         objective yet is left out."""
-        objective, seconds = _finite(result.get(objective_key)), _finite(result.get("time_total_s"))
+        objective = finite_or_none(result.get(objective_key))
+        seconds = finite_or_none(result.get("time_total_s"))
         if objective is None or seconds is None:
             return
-        epochs, best_epoch = _finite(result.get("epoch")), _finite(result.get("best_epoch"))
+        epochs, best_epoch = (
+            finite_or_none(result.get("epoch")),
+            finite_or_none(result.get("best_epoch")),
+        )
         self._trials[number] = _Seen(
             objective, seconds, int(epochs or 0), None if best_epoch is None else int(best_epoch)
         )
@@ -192,15 +202,6 @@ class RefitGauge:
         )  # fmt: skip
         slowest_epoch = max(t.seconds / max(1, t.epochs) for t in self._trials.values())
         return plan.estimate_s + slowest_epoch
-
-
-def _finite(value) -> float | None:
-    """`value` as a float, or None where it is missing, NaN or infinite."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def epochs_of(member, settings) -> int:

@@ -424,7 +424,7 @@ class Search:
         if not self.budget.trials_over(refit_s):
             return False
         b = self.budget
-        kept = b.refit_share_s if refit_s is None else min(refit_s, b.refit_share_s)
+        kept = b.kept_for_refit(refit_s)
         log.info(
             "trials stopped after %.0f s of the %g-minute budget: %.0f s of the %.0f s share kept "
             "for the refit (the best trials' refit estimated at %s), %.0f s for the registration",
