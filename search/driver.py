@@ -148,13 +148,14 @@ class Search:
     def _open(self, resume: bool) -> None:
         """The parent run (a new one, or the stopped search's), the folds and the time budget."""
         s, t = self.spec.search, self.spec.tracking
+        # First: folds the data cannot hold are a user error, raised before any run is opened.
+        self.folds = resolve_folds(s.folds, self.task, s.time_budget_minutes)
         self.tracker = self.tracker or Tracker(t.uri)
         self.experiment_id = self.tracker.ensure_experiment(t.experiment, t.artifact_location)
         parent = self._resumed_parent() if self.state else None
         self.resumed = parent is not None
         self.parent_run_id = parent or self._start_parent()
         self.session = _next_session(self.results_dir)
-        self.folds = resolve_folds(s.folds, self.task, s.time_budget_minutes)
         # The fold models each registered trial brings: none are left where a refit replaces
         # them (rolling origins: the fold models have not seen the latest windows).
         replaced = self.folds == 1 or (s.refit and not bags_fold_models(self.task))

@@ -62,6 +62,27 @@ def test_a_resume_on_changed_data_is_refused_before_anything_is_tracked(tmp_path
     assert not (tmp_path / "mlflow.db").exists()
 
 
+def test_more_rolling_origins_than_the_series_holds_are_refused_before_anything_is_tracked(
+    tmp_path,
+):
+    from search.driver import Search
+    from search.errors import DataError
+
+    spec = parse_spec(
+        {
+            "name": "origins",
+            "data": {"source": "airline"},  # 86 training + validation windows, 12 ahead
+            "search": {"folds": 20},
+            "results_dir": str(tmp_path / "r"),
+            "tracking": {"uri": f"sqlite:///{tmp_path}/mlflow.db"},
+        },
+        tmp_path,
+    )
+    with pytest.raises(DataError, match="too few for 20 rolling origins .*lower search.folds"):
+        Search(spec, quiet=True).run()
+    assert not (tmp_path / "mlflow.db").exists()
+
+
 # -- the driver's paths, with a fake runner and tracker (no Ray, no MLflow, no training) ------
 
 
