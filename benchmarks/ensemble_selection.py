@@ -128,8 +128,7 @@ def _spec_and_task(folder: Path):
     suite = sys.modules.setdefault("suite", importlib.util.module_from_spec(loader))
     loader.loader.exec_module(suite)
     (data_set,) = [d for d in suite.SETS + suite.OFF_TABLE_SETS if d.name == folder.name]
-    defaults = SimpleNamespace(budget_minutes=None, seed=None)
-    mapping = suite.default_mapping(data_set, folder, defaults)
+    mapping = suite.default_mapping(data_set, folder)
     spec = parse_spec(mapping, folder)
     return spec, prepare(spec.data, spec.search.seed)
 

@@ -53,6 +53,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -266,7 +267,11 @@ def _measure(data_set: DataSet, folder: Path, args) -> Row:
     return _search(spec, row, folder, task)
 
 
-def default_mapping(data_set: DataSet, folder: Path, args) -> dict:
+# The options of a run that overrides nothing, for scripts that rebuild a set's default spec.
+NO_OVERRIDES = SimpleNamespace(budget_minutes=None, seed=None, folds=None)
+
+
+def default_mapping(data_set: DataSet, folder: Path, args=NO_OVERRIDES) -> dict:
     """The default spec: name and data; the search section only for what the options override."""
     data = dict(data_set.data)
     if data_set.csv:
