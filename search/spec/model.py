@@ -46,9 +46,10 @@ def resolve_ensemble_selection(requested: str, task: str | None) -> str:
     0.941 against 0.954). Forecasting keeps the top trials: on the four series outside the
     suite's table (2026-12-08, 5-minute searches), greedy won that validation comparison (0.57 to
     0.99 of top's MSE) but not on the test windows that follow the validation period (the
-    trials' own models, benchmarks/ensemble_size.py), where it weighted the best trial most (Solar 7.3e-4 against 5.1e-4, AirlineInner 228 against 214,
-    PBS 0.214 against 0.220, LynxInner 1.19e6 against 1.18e6): a forecaster's later windows are
-    not drawn from its validation windows' distribution.
+    trials' own models, benchmarks/ensemble_size.py), where it weighted the best trial most:
+    Solar 7.3e-4 against 5.1e-4, AirlineInner 228 against 214, PBS 0.214 against 0.220,
+    LynxInner 1.19e6 against 1.18e6. A forecaster's later windows are not drawn from its
+    validation windows' distribution.
     """
     if requested != "auto":
         return requested
