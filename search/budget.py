@@ -26,8 +26,12 @@ MIN_LEFT_S = 1.0
 # The most of the budget kept for the refit when search.refit is on: the trials keep running
 # into it while the refit of the best trials so far is estimated to take less (RefitGauge).
 REFIT_SHARE = 0.2
-# Per refit: a Ray worker that imports TensorFlow, builds and compiles the model, saves it.
+# A refit's cost besides its epochs, where its trial's first epoch was not timed (a trial of an
+# older search resumed): a Ray worker that imports TensorFlow, builds and compiles the model.
 REFIT_OVERHEAD_S = 15.0
+# Each queue of refits starts a Ray worker that imports TensorFlow; its later refits reuse it.
+# Measured 5-6 s on the four refits of 2026-12-08 below (the refit phase less its runs).
+REFIT_WORKER_S = 10.0
 # Kept back at the end for testing, logging and registering the model: a fixed part, and a part
 # per model it averages (loaded, tested, exported as a SavedModel). On the shared 2-core machine
 # (benchmarks/suite.py, 2026-12-03) 25-model ensembles (5 trials x 5 folds) took 94 s
@@ -116,11 +120,10 @@ def plan_refit(
 ) -> RefitPlan:
     """The members whose refits are estimated to finish within `left_s`, best first.
 
-    A refit trains `epochs_of(member)` epochs on `growth` times the trial's training cases, so it
-    takes about the trial's seconds per epoch times that, plus a worker's start-up. Refits run
-    `parallel` at a time; each goes to the queue that frees first, and one that would end after
-    the budget (less `registration_s`, the time registration needs) is skipped. No budget: every
-    member is chosen.
+    Each refit is estimated by `refit_estimate_s`. Refits run `parallel` at a time; each goes to
+    the queue that frees first (its first refit also starts a worker, REFIT_WORKER_S), and one
+    that would end after the budget (less `registration_s`, the time registration needs) is
+    skipped. No budget: every member is chosen.
     """
     if left_s is None:
         return RefitPlan(tuple(members), (), 0.0)
@@ -130,19 +133,35 @@ def plan_refit(
     for member in members:
         # A trial whose time went unrecorded (an older search resumed) is taken to be as slow
         # as the slowest one known.
-        per_epoch = (
-            member.seconds / max(1, member.epochs)
-            if member.seconds is not None
-            else max(known, default=0.0)
-        )
-        estimate = per_epoch * epochs_of(member) * growth + REFIT_OVERHEAD_S
+        estimate = refit_estimate_s(member, epochs_of(member), growth, max(known, default=0.0))
         queue = min(range(len(queues)), key=queues.__getitem__)
-        if queues[queue] + estimate <= left_s - registration_s:
-            queues[queue] += estimate
+        start = REFIT_WORKER_S if queues[queue] == 0.0 else 0.0
+        if queues[queue] + start + estimate <= left_s - registration_s:
+            queues[queue] += start + estimate
             chosen.append(member)
         else:
             skipped.append(member)
     return RefitPlan(tuple(chosen), tuple(skipped), max(queues))
+
+
+def refit_estimate_s(member, epochs: int, growth: float, unknown_per_epoch: float) -> float:
+    """Seconds one refit of `member` (a trial's seconds, epochs and first_epoch_s) is estimated
+    to take for `epochs` epochs on `growth` times its trial's training cases.
+
+    A trial's first epoch carries what a refit pays once: building the model, its fitted start,
+    tracing the training step. Its later epochs are the per-epoch cost, and they include a
+    validation pass and the reports, which a refit has not: a cautious rate. On the 11 refits of
+    four 5-minute forecasting searches (2026-12-08) this came to 1.3-2.6x what the refits took;
+    the trial's mean epoch plus REFIT_OVERHEAD_S, used where the first epoch was not timed, to
+    2.6-4.3x (tiny models, whose first epoch is most of their time).
+    """
+    first = getattr(member, "first_epoch_s", None)
+    if member.seconds is None:
+        return unknown_per_epoch * epochs * growth + REFIT_OVERHEAD_S
+    if first is None or member.epochs < 1:
+        return member.seconds / max(1, member.epochs) * epochs * growth + REFIT_OVERHEAD_S
+    later = max(0.0, member.seconds - first) / max(1, member.epochs - 1)
+    return first + max(0, epochs - 1) * (later if member.epochs > 1 else first) * growth
 
 
 @dataclass
@@ -153,6 +172,7 @@ class _Seen:
     seconds: float
     epochs: int
     best_epoch: int | None
+    first_epoch_s: float | None  # the trial's time at its first trained epoch's report
 
 
 @dataclass
@@ -161,11 +181,9 @@ class RefitGauge:
 
     Fed every trial's results as they come, it estimates with `plan_refit` the refits of the
     best `ensemble` trials so far (each at its best epoch so far), plus the slowest epoch seen:
-    a running trial ends only at its next report. No margin on top: plan_refit's estimate is
-    itself cautious (a worker's full start-up per refit); on six forecasting searches of
-    2026-12-07 the refits took 0.31 to 0.50 of it (Lynx 29 s of 78, PBS 17 of 53, Solar 16 of
-    31). Where trials are quick (a forecaster of a short series trains in seconds) the trials
-    keep the minute or more a fixed share would have left idle.
+    a running trial ends only at its next report. No margin on top: `refit_estimate_s` is
+    itself cautious (see there). Where trials are quick (a forecaster of a short series trains
+    in seconds) the trials keep the minute or more a fixed share would have left idle.
     """
 
     ensemble: int
@@ -186,8 +204,22 @@ class RefitGauge:
             finite_or_none(result.get("epoch")),
             finite_or_none(result.get("best_epoch")),
         )
+        epochs = int(epochs or 0)
+        earlier = self._trials.get(number)
+        first = earlier.first_epoch_s if earlier is not None else None
+        if first is None and epochs == 1:
+            first = seconds  # its first trained epoch (epoch 0 is a fitted start's own report)
         self._trials[number] = _Seen(
-            objective, seconds, int(epochs or 0), None if best_epoch is None else int(best_epoch)
+            objective, seconds, epochs, None if best_epoch is None else int(best_epoch), first
+        )
+
+    def add_finished(self, outcome) -> None:
+        """A trial that an earlier session of the search finished (a TrialOutcome)."""
+        objective, seconds = finite_or_none(outcome.objective), finite_or_none(outcome.seconds)
+        if objective is None or seconds is None:
+            return
+        self._trials[outcome.number] = _Seen(
+            objective, seconds, outcome.epochs, outcome.best_epoch, outcome.first_epoch_s
         )
 
     def estimate_s(self) -> float | None:

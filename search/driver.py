@@ -39,7 +39,7 @@ from search.state import SearchState
 from search.store import with_store
 from search.tracking import Tracker, best_metric
 from search.trial import TrialSettings
-from search.trial_result import BEST_EPOCH, BEST_OBJECTIVE, TrialOutcome
+from search.trial_result import BEST_OBJECTIVE, TrialOutcome
 from search.tune import RayTuneRunner
 
 log = logging.getLogger("gru_search")
@@ -413,9 +413,8 @@ class Search:
             parallel=s.concurrency,
             growth=refit_growth(self.task, self.trial_settings),
         )
-        for o in earlier:
-            result = {BEST_OBJECTIVE: o.objective, "time_total_s": o.seconds, "epoch": o.epochs}
-            gauge.update(o.number, result | {BEST_EPOCH: o.best_epoch}, BEST_OBJECTIVE)
+        for outcome in earlier:
+            gauge.add_finished(outcome)
         return gauge
 
     def _trials_over(self) -> bool:

@@ -38,3 +38,6 @@ class TrialOutcome:
     curves: dict
     # Seconds the trial trained (Tune's time_total_s); None when unknown. Sizes the refit.
     seconds: float | None = None
+    # Seconds to its first trained epoch's report (building the model, its fitted start, tracing
+    # the training step, one epoch): what a refit pays once. None when unknown.
+    first_epoch_s: float | None = None

@@ -414,7 +414,14 @@ def _make_outcome(
         checkpoint=str(checkpoint) if checkpoint is not None and checkpoint.exists() else None,
         curves=curves,
         seconds=finite_or_none(metrics.get("time_total_s")),
+        first_epoch_s=_first_epoch_s(epochs),
     )
+
+
+def _first_epoch_s(rows: list[dict]) -> float | None:
+    """Tune's time at the first trained epoch's report (epoch 0 is a fitted start's own)."""
+    first = [row for row in rows if row["epoch"] == 1]
+    return finite_or_none(first[0].get("time_total_s")) if first else None
 
 
 def latest_checkpoint(storage_dir: str, number: str) -> str | None:

@@ -405,9 +405,10 @@ def test_quick_trials_run_on_into_the_refit_share_that_their_refit_will_not_need
     from search import budget
     from search.spec import parse_spec
 
-    # A refit worker's start-up taken as 2 s (15 by default), so that the estimate for these
-    # few-second trials sits well inside the 18 s share of a 1.5-minute budget (by default it
-    # would be about that share).
+    # A refit worker's start-up taken as 2 s (10 by default, 15 where a first epoch is not
+    # timed), so that the estimate for these few-second trials sits well inside the 18 s share
+    # of a 1.5-minute budget (by default it would be about that share).
+    monkeypatch.setattr(budget, "REFIT_WORKER_S", 2.0)
     monkeypatch.setattr(budget, "REFIT_OVERHEAD_S", 2.0)
     spec = parse_spec(
         {

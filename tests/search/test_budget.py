@@ -11,6 +11,7 @@ from search.budget import (
     MIN_LEFT_S,
     REFIT_OVERHEAD_S,
     REFIT_SHARE,
+    REFIT_WORKER_S,
     REGISTRATION_S,
     TimeBudget,
     plan_refit,
@@ -61,25 +62,63 @@ def test_the_trials_leave_the_registration_its_time_for_each_model_it_averages()
     assert reserve_s(SearchSettings(time_budget_minutes=None), folds=5) == 0.0
 
 
-def _member(number, seconds, epochs, best_epoch):
-    return SimpleNamespace(number=number, seconds=seconds, epochs=epochs, best_epoch=best_epoch)
+def _member(number, seconds, epochs, best_epoch, first_epoch_s=None, objective=None):
+    """A TrialOutcome's timing fields (and objective), as plan_refit and the gauge read them."""
+    return SimpleNamespace(
+        number=number,
+        seconds=seconds,
+        epochs=epochs,
+        best_epoch=best_epoch,
+        first_epoch_s=first_epoch_s,
+        objective=objective,
+    )
 
 
 def test_the_refit_trains_only_the_members_that_finish_within_what_is_left():
-    # 2 s per epoch, 30 best epochs, 25 % more cases: 75 s + start-up each.
-    members = [_member(str(i), 40 * 2.0, 40, 30) for i in range(5)]
-    each = 2.0 * 30 * 1.25 + REFIT_OVERHEAD_S
+    # A first epoch of 8 s, then 2 s per epoch; 30 best epochs, 25 % more cases: 8 + 29 x 2.5 s
+    # each, and each queue's first refit starts a worker.
+    members = [_member(str(i), 8.0 + 39 * 2.0, 40, 30, first_epoch_s=8.0) for i in range(5)]
+    each = 8.0 + 29 * 2.0 * 1.25
     plan = plan_refit(
-        members, lambda m: m.best_epoch, left_s=1.5 * each + REGISTRATION_S, parallel=2, growth=1.25
+        members,
+        lambda m: m.best_epoch,
+        left_s=REFIT_WORKER_S + 1.5 * each + REGISTRATION_S,
+        parallel=2,
+        growth=1.25,
     )
     # Two queues of one refit each fit; the third would end after the budget.
     assert [m.number for m in plan.chosen] == ["0", "1"]
     assert [m.number for m in plan.skipped] == ["2", "3", "4"]
-    assert plan.estimate_s == each
+    assert plan.estimate_s == pytest.approx(REFIT_WORKER_S + each)
     roomy = plan_refit(
-        members, lambda m: m.best_epoch, left_s=2.5 * each + REGISTRATION_S, parallel=2, growth=1.25
+        members,
+        lambda m: m.best_epoch,
+        left_s=REFIT_WORKER_S + 2.5 * each + REGISTRATION_S,
+        parallel=2,
+        growth=1.25,
     )
-    assert len(roomy.chosen) == 4  # two queues of two
+    assert len(roomy.chosen) == 4  # two queues of two: one worker start each
+
+
+def test_a_refit_pays_its_trials_first_epoch_once_and_its_later_epochs_per_epoch():
+    from search.budget import refit_estimate_s
+
+    # 10 s to the first epoch's report, then 0.5 s per epoch: 10 + 19 x 0.5 x 1.5.
+    member = _member("0", 10.0 + 29 * 0.5, 30, 20, first_epoch_s=10.0)
+    assert refit_estimate_s(member, 20, 1.5, 0.0) == pytest.approx(10.0 + 19 * 0.5 * 1.5)
+    # A refit of 0 epochs (the fitted start was best) still builds and fits its start.
+    assert refit_estimate_s(member, 0, 1.5, 0.0) == pytest.approx(10.0)
+    # One epoch trained: its only epoch is all the rate there is.
+    once = _member("1", 4.0, 1, 1, first_epoch_s=4.0)
+    assert refit_estimate_s(once, 3, 1.0, 0.0) == pytest.approx(4.0 + 2 * 4.0)
+    # Not timed (a resumed older search): the mean epoch and a full start-up per refit.
+    untimed = _member("2", 30.0, 30, 20)
+    assert refit_estimate_s(untimed, 20, 1.5, 0.0) == pytest.approx(
+        1.0 * 20 * 1.5 + REFIT_OVERHEAD_S
+    )
+    assert refit_estimate_s(_member("3", None, 0, None), 10, 1.0, 2.0) == pytest.approx(
+        2.0 * 10 + REFIT_OVERHEAD_S
+    )
 
 
 def test_a_cheap_member_after_a_skipped_one_still_fits_and_no_budget_refits_all():
@@ -130,19 +169,21 @@ def test_the_refit_gauge_estimates_the_refits_of_the_best_trials_so_far():
     _report(gauge, "0", 0.1, 10.0, 10, best_epoch=8)
     _report(gauge, "1", 0.9, 90.0, 90, best_epoch=90)
     _report(gauge, "2", 0.2, 5.0, 5, best_epoch=4)
-    refits = (8 * 1.25 + REFIT_OVERHEAD_S) + (4 * 1.25 + REFIT_OVERHEAD_S)
+    # None reported its first epoch: each refit costs its mean epoch and a full start-up, and
+    # the queue starts a worker.
+    refits = REFIT_WORKER_S + (8 * 1.25 + REFIT_OVERHEAD_S) + (4 * 1.25 + REFIT_OVERHEAD_S)
     # ... and one epoch of the slowest trial (1 s), which a running trial may take to stop.
     assert gauge.estimate_s() == pytest.approx(refits + 1.0)
     # A later result replaces the trial's earlier one; a result with no objective yet is skipped.
     _report(gauge, "2", 0.05, 20.0, 20, best_epoch=20)
     _report(gauge, "3", float("nan"), 1.0, 1)
-    refits = (20 * 1.25 + REFIT_OVERHEAD_S) + (8 * 1.25 + REFIT_OVERHEAD_S)
+    refits = REFIT_WORKER_S + (20 * 1.25 + REFIT_OVERHEAD_S) + (8 * 1.25 + REFIT_OVERHEAD_S)
     assert gauge.estimate_s() == pytest.approx(refits + 1.0)
     # Maximised objectives rank the other way.
     high = RefitGauge(1, "max", epochs_of, parallel=1, growth=1.0)
     _report(high, "0", 0.9, 4.0, 4, best_epoch=2)
     _report(high, "1", 0.5, 50.0, 50, best_epoch=50)
-    assert high.estimate_s() == pytest.approx((2 * 1.0 + REFIT_OVERHEAD_S) + 1.0)
+    assert high.estimate_s() == pytest.approx(REFIT_WORKER_S + (2 * 1.0 + REFIT_OVERHEAD_S) + 1.0)
 
 
 def test_the_most_the_trials_leave_is_the_refit_share_and_the_registration_reserve():
@@ -166,4 +207,26 @@ def test_the_refit_gauge_reads_a_result_before_its_best_epoch_is_known():
     assert gauge.estimate_s() is None
     # Tune's first result: best_epoch is NaN until one is known (7 epochs are then assumed).
     _report(gauge, "0", 0.3, 4.0, 2, best_epoch=float("nan"))
-    assert gauge.estimate_s() == pytest.approx((2.0 * 7 + REFIT_OVERHEAD_S) + 2.0)
+    assert gauge.estimate_s() == pytest.approx(REFIT_WORKER_S + (2.0 * 7 + REFIT_OVERHEAD_S) + 2.0)
+
+
+def test_the_refit_gauge_times_a_trials_first_epoch_apart_from_its_later_ones():
+    from search.budget import RefitGauge
+
+    gauge = RefitGauge(1, "min", lambda member: member.best_epoch, parallel=1, growth=2.0)
+    _report(gauge, "0", 0.5, 1.0, 0, best_epoch=0)  # a fitted start's own report: epoch 0
+    _report(gauge, "0", 0.4, 6.0, 1, best_epoch=1)  # building, tracing, one epoch: 6 s
+    _report(gauge, "0", 0.3, 6.5, 2, best_epoch=2)
+    _report(gauge, "0", 0.2, 7.0, 3, best_epoch=3)  # then 0.5 s an epoch
+    # The refit: a worker, the first epoch once, two more on twice the cases; then the slowest
+    # trial's mean epoch, which a running trial may take to stop.
+    assert gauge.estimate_s() == pytest.approx(REFIT_WORKER_S + 6.0 + 2 * 0.5 * 2.0 + 7.0 / 3)
+
+
+def test_a_resumed_search_gauges_the_trials_its_earlier_sessions_finished():
+    from search.budget import RefitGauge
+
+    gauge = RefitGauge(1, "min", lambda member: member.best_epoch, parallel=1, growth=1.0)
+    gauge.add_finished(_member("0", 12.0, 5, 3, first_epoch_s=4.0, objective=0.2))
+    gauge.add_finished(_member("1", None, 5, 3, objective=0.1))  # never timed: left out
+    assert gauge.estimate_s() == pytest.approx(REFIT_WORKER_S + 4.0 + 2 * 2.0 + 12.0 / 5)

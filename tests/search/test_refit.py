@@ -178,6 +178,22 @@ def test_a_trial_best_at_its_epoch_0_start_keeps_best_epoch_0_for_its_refit():
     assert unreported.best_epoch is None
 
 
+def test_a_trial_outcome_keeps_the_time_of_its_first_trained_epoch_for_the_refit_estimate():
+    from search.tune import _make_outcome
+
+    rows = [
+        {"epoch": 0, "val_loss": 0.9, "time_total_s": 1.5},  # a fitted start's own report
+        {"epoch": 1, "val_loss": 0.6, "time_total_s": 7.0},  # building, tracing, one epoch
+        {"epoch": 2, "val_loss": 0.5, "time_total_s": 7.4},
+    ]
+    metrics = {**rows[-1], "best_objective": 0.5, "best_epoch": 2.0}
+    outcome = _make_outcome({"trial_number": "3"}, metrics, rows, None, None, "val_loss")
+    assert outcome.first_epoch_s == 7.0 and outcome.seconds == 7.4
+    # Rows from a retried trial start after its checkpoint: its first epoch is not known.
+    retried = _make_outcome({"trial_number": "4"}, metrics, rows[2:], None, None, "val_loss")
+    assert retried.first_epoch_s is None
+
+
 def test_a_refit_after_rolling_origins_is_timed_against_every_fold_a_trial_epoch_trained():
     from search.data.folds import cross_validation_folds
     from search.refit import refit_growth
