@@ -53,13 +53,13 @@ def main() -> None:
     ]  # fmt: skip
     print(" | ".join(["set", "trials", *columns]))
     for name in args.sets:
-        spec, task, trials = _trials(args.root / name, name)
+        spec, task, trials = read_trials(args.root / name, name)
         scores = _with_starts(spec, task, trials) if args.starts else _averages(spec, task, trials)
         cells = [f"{test:.4g} (val {val:.4g})" for val, test in scores]
         print(" | ".join([name, str(len(trials)), *cells]))
 
 
-def _trials(folder: Path, name: str):
+def read_trials(folder: Path, name: str):
     """(spec, task, trials best first): each trial's objective, values, and best checkpoint's
     predictions on the validation and test windows."""
     import keras
@@ -123,20 +123,14 @@ def _splits(task):
 def _with_starts(spec, task, trials) -> list[tuple[float, float]]:
     """(validation, test) MSE of the top trials blended with their linear starts, per weight."""
     from search.data.metrics import predict
-    from search.trial import TrialSettings, build_trial_model
+    from search.trial import build_trial_model
 
-    s = spec.search
-    settings = TrialSettings(
-        objective=s.objective.metric, mode=s.objective.mode, max_epochs=s.max_epochs,
-        patience=s.patience, cpus=float(s.resources_per_trial.cpu), tracking_uri="",
-        experiment_id="", parent_run_id="", seed=s.seed, space=spec.space,
-    )  # fmt: skip
+    settings = trial_settings(spec)
     members = []
-    for _, config, val, test in trials[: s.ensemble]:
-        values = {k: v for k, v in config.items() if k != "trial_number"}
-        if spec.space is not None:
-            values = spec.space.active(values)
-        start, _ = build_trial_model(values, config["trial_number"], task, settings)
+    for _, config, val, test in trials[: spec.search.ensemble]:
+        start, _ = build_trial_model(
+            trial_values(spec, config), config["trial_number"], task, settings
+        )
         members.append(((val, test), (predict(start, task.x_val), predict(start, task.x_test))))
     scores = []
     for w in START_WEIGHTS:
@@ -145,6 +139,24 @@ def _with_starts(spec, task, trials) -> list[tuple[float, float]]:
         ]
         scores.append((_mse(blended[0], task.y_val), _mse(blended[1], task.y_test)))
     return scores
+
+
+def trial_settings(spec):
+    """The TrialSettings a trial of `spec` trained with, less the tracking it does not need here."""
+    from search.trial import TrialSettings
+
+    s = spec.search
+    return TrialSettings(
+        objective=s.objective.metric, mode=s.objective.mode, max_epochs=s.max_epochs,
+        patience=s.patience, cpus=float(s.resources_per_trial.cpu), tracking_uri="",
+        experiment_id="", parent_run_id="", seed=s.seed, space=spec.space,
+    )  # fmt: skip
+
+
+def trial_values(spec, config: dict) -> dict:
+    """A trial's values from Tune's config: its number dropped, inactive values too."""
+    values = {k: v for k, v in config.items() if k != "trial_number"}
+    return values if spec.space is None else spec.space.active(values)
 
 
 def _suite():

@@ -55,16 +55,12 @@ def main() -> None:
 def _measure(folder: Path, name: str) -> list[float]:
     from search.data.metrics import predict
     from search.data.refit import with_validation_in_training
-    from search.trial import TrialSettings, build_trial_model
+    from search.trial import build_trial_model
 
-    spec, task, _ = _ensemble_size()._trials(folder, name)
+    trials_of = _ensemble_size()
+    spec, task, _ = trials_of.read_trials(folder, name)
     pool = with_validation_in_training(task)
-    s = spec.search
-    settings = TrialSettings(
-        objective=s.objective.metric, mode=s.objective.mode, max_epochs=s.max_epochs,
-        patience=s.patience, cpus=float(s.resources_per_trial.cpu), tracking_uri="",
-        experiment_id="", parent_run_id="", seed=s.seed, space=spec.space,
-    )  # fmt: skip
+    settings = trials_of.trial_settings(spec)
     results = next(folder.glob("results/*/summary.json")).parent
     members = json.loads((results / "summary.json").read_text())["ensemble_of"]
     trials = {}
@@ -80,7 +76,7 @@ def _measure(folder: Path, name: str) -> list[float]:
         refit = results / f"refit-{number}.keras"
         own = predict(_load(checkpoint), task.x_test)
         registered = predict(_load(refit), task.x_test) if refit.exists() else own
-        values = spec.space.active({k: v for k, v in last["config"].items() if k != "trial_number"})
+        values = trials_of.trial_values(spec, last["config"])
         epochs, batch = last["best_epoch"], values["batch_size"]
         updates = epochs * math.ceil(len(task.x_train) / batch)
         same_updates = round(updates / math.ceil(len(pool.x_train) / batch))
