@@ -30,7 +30,8 @@ REFIT_SHARE = 0.2
 # older search resumed): a Ray worker that imports TensorFlow, builds and compiles the model.
 REFIT_OVERHEAD_S = 15.0
 # Each queue of refits starts a Ray worker that imports TensorFlow; its later refits reuse it.
-# Measured 5-6 s on the four refits of 2026-12-08 below (the refit phase less its runs).
+# Measured at 5-6 s in four forecasting searches' refits (2026-12-08: each refit phase less its
+# refits' own runs).
 REFIT_WORKER_S = 10.0
 # Kept back at the end for testing, logging and registering the model: a fixed part, and a part
 # per model it averages (loaded, tested, exported as a SavedModel). On the shared 2-core machine
